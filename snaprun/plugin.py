@@ -1,0 +1,74 @@
+"""pytest glue only: options, ini keys, fixtures and hooks. Each hands off to another module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from syrupy.assertion import SnapshotAssertion
+
+    from .capture import Capture
+    from .extension import GoldenExtension
+
+EXTENSION_KEY = pytest.StashKey["type[GoldenExtension]"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini(
+        "snaprun_snapshot_dir",
+        "snaprun: folder of the YAML goldens, relative to the rootdir",
+        default="__snapshots__",
+    )
+    parser.addini(
+        "snaprun_cassette_dir",
+        "snaprun: folder of the cassettes, relative to the rootdir",
+        default="cassettes",
+    )
+    parser.addini(
+        "snaprun_settle_timeout",
+        "snaprun: seconds to wait for an agent's on_enter and speeches before failing the test",
+        default="30",
+    )
+
+
+def _settle_timeout(config: pytest.Config) -> float:
+    raw = config.getini("snaprun_settle_timeout")
+    try:
+        return float(raw)
+    except ValueError:
+        raise pytest.UsageError(
+            f"snaprun: ini key snaprun_settle_timeout must be a number of seconds, got {raw!r}"
+        ) from None
+
+
+@pytest.fixture
+def transcript(pytestconfig: pytest.Config) -> Iterator[Capture]:
+    """Everything the AgentSessions started by this test do, compared with `golden`."""
+    from .capture import Capture  # livekit is heavy: import it only in tests that use it
+
+    capture = Capture(settle_timeout=_settle_timeout(pytestconfig))
+    with capture.installed():
+        yield capture
+
+
+@pytest.fixture
+def golden(snapshot: SnapshotAssertion, pytestconfig: pytest.Config) -> SnapshotAssertion:
+    """syrupy's `snapshot`, writing this test's YAML golden under `snaprun_snapshot_dir`."""
+    return snapshot.use_extension(_extension(pytestconfig))
+
+
+def _extension(config: pytest.Config) -> type[GoldenExtension]:
+    if EXTENSION_KEY not in config.stash:
+        from .extension import golden_extension
+
+        snapshot_dir = config.getini("snaprun_snapshot_dir")
+        config.stash[EXTENSION_KEY] = golden_extension(Path(config.rootpath), snapshot_dir)
+    return config.stash[EXTENSION_KEY]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _settle_timeout(config)  # a bad ini value fails at start-up, not in the first test
