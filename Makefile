@@ -1,0 +1,40 @@
+# `make demo` and `make test` bootstrap their own virtualenv on a fresh machine.
+PYTHON ?= python3
+VENV ?= .venv
+LEGACY_VENV ?= .venv-1.3.12
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-legacy lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[test]'
+	touch $@
+
+# livekit-agents 1.3.12, the version of the user report: openai 1.x on httpx.
+$(LEGACY_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(LEGACY_VENV)
+	$(LEGACY_VENV)/bin/pip install -q --upgrade pip
+	$(LEGACY_VENV)/bin/pip install -q -e '.[test]' 'livekit-agents==1.3.12' \
+		'livekit-plugins-openai==1.3.12' 'openai<2' httpx
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/pytest examples -q -p no:randomly
+	@echo
+	@echo "== __snapshots__/examples/test_seed/test_ice_cream.yaml =="
+	@cat __snapshots__/examples/test_seed/test_ice_cream.yaml
+
+test: $(VENV)/.installed
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-legacy: $(LEGACY_VENV)/.installed
+	$(LEGACY_VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check snaprun tests examples benchmarks
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) $(LEGACY_VENV) .pytest_cache .mypy_cache
