@@ -1,0 +1,78 @@
+"""Throwaway projects for pytester: a test module plus the scripted LLM it talks to."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+# pytester runs the throwaway projects in this process and unloads what they import afterwards;
+# numpy (under livekit) cannot be loaded twice in one process, so load it once, up front.
+import livekit.agents  # noqa: F401
+import livekit.plugins.openai  # noqa: F401
+import snaprun.capture  # noqa: F401
+import snaprun.scripted_server  # noqa: F401
+
+# The conftest of every throwaway project: an `llm` fixture served by the scripted server, with
+# the replies each test module declares in `REPLIES` (and an optional per-chunk `CHUNK_DELAY`).
+PROJECT_CONFTEST = '''
+import pytest
+from livekit.plugins import openai
+
+from snaprun.scripted_server import ScriptedServer
+
+
+@pytest.fixture
+def llm(request):
+    replies = getattr(request.module, "REPLIES", [])
+    delay = getattr(request.module, "CHUNK_DELAY", 0.0)
+    with ScriptedServer(replies, chunk_delay=delay) as server:
+        yield openai.LLM(model="gpt-4.1", base_url=server.base_url, api_key="sk-test")
+'''
+
+PROJECT_INI = """
+[pytest]
+asyncio_mode = auto
+asyncio_default_fixture_loop_scope = function
+"""
+
+# Imported by throwaway test modules as `from header import *`.
+PROJECT_HEADER = '''
+from typing import Any
+
+from livekit.agents import Agent, AgentSession, RunContext
+from livekit.agents.llm import ToolError, function_tool
+
+from snaprun.scripted_server import Reply, ToolCall
+'''
+
+
+class Project:
+    """A throwaway pytest project under pytester's tmp dir."""
+
+    def __init__(self, pytester: pytest.Pytester) -> None:
+        self.pytester = pytester
+        pytester.makeini(PROJECT_INI)
+        pytester.makeconftest(PROJECT_CONFTEST)
+        pytester.makepyfile(header=PROJECT_HEADER)
+
+    @property
+    def path(self) -> Path:
+        return self.pytester.path
+
+    def write_test(self, source: str, name: str = "test_agent") -> Path:
+        return self.pytester.makepyfile(
+            **{name: "from header import *\n" + textwrap.dedent(source)}
+        )
+
+    def run(self, *args: str) -> pytest.RunResult:
+        return self.pytester.runpytest("-p", "no:cacheprovider", *args)
+
+    def golden(self, test: str, module: str = "test_agent") -> Path:
+        return self.path / "__snapshots__" / module / f"{test}.yaml"
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Project:
+    return Project(pytester)

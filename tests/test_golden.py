@@ -1,0 +1,313 @@
+"""golden-core end to end: throwaway projects driving the real livekit-agents and OpenAI plugin."""
+
+from __future__ import annotations
+
+import yaml
+
+from conftest import Project
+
+GREETER = '''
+REPLIES = [
+    Reply(match="Greet the user", text="Hello! How can I help?"),
+    Reply(match="What time is it?", text="It is noon."),
+]
+
+
+class Greeter(Agent):
+    def __init__(self):
+        super().__init__(instructions="You are a greeter.")
+
+    async def on_enter(self):
+        self.session.generate_reply(instructions="Greet the user")
+'''
+
+
+def load(path) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def test_snapshot_update_writes_a_new_golden(project: Project) -> None:
+    project.write_test(
+        GREETER
+        + '''
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Greeter())
+        await session.run(user_input="What time is it?")
+    assert transcript == golden
+'''
+    )
+    result = project.run("--snapshot-update")
+    result.assert_outcomes(passed=1)
+    golden = project.golden("test_greeting")
+    assert load(golden) == {
+        "runs": [
+            {
+                "kind": "start",
+                "events": [
+                    {"agent_handoff": {"from": None, "to": "Greeter"}},
+                    {
+                        "message": {
+                            "role": "assistant",
+                            "source": "generate_reply",
+                            "text": "Hello! How can I help?",
+                        }
+                    },
+                ],
+            },
+            {
+                "kind": "run",
+                "input": "What time is it?",
+                "events": [
+                    {"message": {"role": "user", "text": "What time is it?"}},
+                    {
+                        "message": {
+                            "role": "assistant",
+                            "source": "generate_reply",
+                            "text": "It is noon.",
+                        }
+                    },
+                ],
+            },
+        ],
+        "chat_ctx": {
+            "agent": "Greeter",
+            "items": [
+                {"role": "system", "text": "You are a greeter."},
+                {"role": "assistant", "text": "Hello! How can I help?"},
+                {"role": "user", "text": "What time is it?"},
+                {"role": "assistant", "text": "It is noon."},
+            ],
+        },
+    }
+    # A second run replays against the golden it just wrote and passes unchanged.
+    written = golden.read_bytes()
+    project.run().assert_outcomes(passed=1)
+    assert golden.read_bytes() == written
+
+
+def test_a_changed_event_fails_with_the_event_named(project: Project) -> None:
+    project.write_test(
+        GREETER
+        + '''
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Greeter())
+    assert transcript == golden
+'''
+    )
+    project.run("--snapshot-update").assert_outcomes(passed=1)
+    golden = project.golden("test_greeting")
+    golden.write_text(golden.read_text().replace("Hello! How can I help?", "Hi!"))
+
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*run 1 (start): changed event 2 — message: text \"Hi!\" → \"Hello! How can I help?\"*"]
+    )
+
+
+def test_parametrized_tests_get_one_golden_per_id(project: Project) -> None:
+    project.write_test(
+        '''
+REPLIES = [Reply(match="Say hi", text="hi"), Reply(match="Say bye", text="bye")]
+
+
+class Echo(Agent):
+    def __init__(self):
+        super().__init__(instructions="Echo.")
+
+
+@pytest.mark.parametrize("word", ["hi", "bye"])
+async def test_say(transcript, golden, llm, word):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Echo())
+        await session.run(user_input=f"Say {word}")
+    assert transcript == golden
+'''.replace("REPLIES", "import pytest\nREPLIES", 1)
+    )
+    project.run("--snapshot-update").assert_outcomes(passed=2)
+    for word in ("hi", "bye"):
+        run = load(project.golden(f"test_say[{word}]"))["runs"][1]
+        assert run["input"] == f"Say {word}"
+        assert run["events"][-1] == {
+            "message": {"role": "assistant", "source": "generate_reply", "text": word}
+        }
+
+
+def test_two_sessions_in_one_test_get_their_own_sections(project: Project) -> None:
+    project.write_test(
+        GREETER
+        + '''
+async def test_two(transcript, golden, llm):
+    for question in ["What time is it?", "What time is it?"]:
+        async with AgentSession(llm=llm) as session:
+            await session.start(Greeter())
+            await session.run(user_input=question)
+    assert transcript == golden
+'''
+    )
+    project.run("--snapshot-update").assert_outcomes(passed=1)
+    data = load(project.golden("test_two"))
+    assert list(data) == ["sessions"]
+    assert len(data["sessions"]) == 2
+    first, second = data["sessions"]
+    assert first == second
+    assert [run["kind"] for run in first["runs"]] == ["start", "run"]
+
+
+def test_tools_parallel_calls_errors_and_say_inside(project: Project) -> None:
+    project.write_test(
+        '''
+REPLIES = [
+    Reply(
+        match="Weather in Paris and Rome?",
+        tool_calls=(ToolCall("weather", {"city": "Paris"}), ToolCall("weather", {"city": "Rome"})),
+    ),
+    Reply(match="rainy", text="Paris is sunny, Rome is rainy."),
+    Reply(match="Book a table", tool_calls=(ToolCall("book", {"people": 2}),)),
+    Reply(match="fully booked", text="Sorry, we are fully booked."),
+]
+
+
+class Concierge(Agent):
+    def __init__(self):
+        super().__init__(instructions="You are a concierge.")
+
+    @function_tool()
+    async def weather(self, context: RunContext, city: str) -> str:
+        """Weather for a city."""
+        return "sunny" if city == "Paris" else "rainy"
+
+    @function_tool()
+    async def book(self, context: RunContext, people: int) -> str:
+        """Book a table."""
+        await context.session.say("Let me check the reservations.")
+        raise ToolError("fully booked")
+
+
+async def test_tools(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Concierge())
+        await session.run(user_input="Weather in Paris and Rome?")
+        await session.run(user_input="Book a table")
+    assert transcript == golden
+'''
+    )
+    project.run("--snapshot-update").assert_outcomes(passed=1)
+    runs = load(project.golden("test_tools"))["runs"]
+    assert runs[1]["events"] == [
+        {"message": {"role": "user", "text": "Weather in Paris and Rome?"}},
+        {"function_call": {"name": "weather", "call": "call-1", "arguments": {"city": "Paris"}}},
+        {"function_call": {"name": "weather", "call": "call-2", "arguments": {"city": "Rome"}}},
+        {
+            "function_call_output": {
+                "name": "weather", "call": "call-1", "output": "sunny", "is_error": False
+            }
+        },
+        {
+            "function_call_output": {
+                "name": "weather", "call": "call-2", "output": "rainy", "is_error": False
+            }
+        },
+        {
+            "message": {
+                "role": "assistant",
+                "source": "tool_reply",
+                "text": "Paris is sunny, Rome is rainy.",
+            }
+        },
+    ]
+    events = runs[2]["events"]
+    assert events[1] == {"function_call": {"name": "book", "call": "call-3", "arguments": {"people": 2}}}
+    assert {"message": {"role": "assistant", "source": "say", "text": "Let me check the reservations."}} in events
+    assert {
+        "function_call_output": {
+            "name": "book", "call": "call-3", "output": "fully booked", "is_error": True
+        }
+    } in events
+    assert events[-1]["message"]["text"] == "Sorry, we are fully booked."
+
+
+def test_handoff_with_a_message(project: Project) -> None:
+    project.write_test(
+        '''
+REPLIES = [
+    Reply(match="I want billing", tool_calls=(ToolCall("to_billing"),)),
+    Reply(match="Billing here", text="Billing here, how can I help?"),
+]
+
+
+class Billing(Agent):
+    def __init__(self):
+        super().__init__(instructions="You are billing.")
+
+    async def on_enter(self):
+        await self.session.generate_reply(instructions="Billing here")
+
+
+class Front(Agent):
+    def __init__(self):
+        super().__init__(instructions="You are the front desk.")
+
+    @function_tool()
+    async def to_billing(self, context: RunContext):
+        """Hand off to billing."""
+        return Billing(), "Transferring you to billing."
+
+
+async def test_handoff(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Front())
+        await session.run(user_input="I want billing")
+    assert transcript == golden
+'''
+    )
+    project.run("--snapshot-update").assert_outcomes(passed=1)
+    data = load(project.golden("test_handoff"))
+    events = data["runs"][1]["events"]
+    kinds = [next(iter(event)) for event in events]
+    assert kinds.count("agent_handoff") == 1
+    assert events[kinds.index("agent_handoff")] == {"agent_handoff": {"from": "Front", "to": "Billing"}}
+    assert {
+        "function_call_output": {
+            "name": "to_billing",
+            "call": "call-1",
+            "output": "Transferring you to billing.",
+            "is_error": False,
+        }
+    } in events
+    assert events[-1]["message"]["text"] == "Billing here, how can I help?"
+    assert data["chat_ctx"]["agent"] == "Billing"
+
+
+HOSTILE = ["yes", "null", "1.0", "- x", "a: b", " padded ", "emoji 🍦 ok", "two\nlines\n", "#x"]
+
+
+def test_multiline_and_yaml_hostile_text_round_trips(project: Project) -> None:
+    project.write_test(
+        f'''
+HOSTILE = {HOSTILE!r}
+
+
+class Parrot(Agent):
+    def __init__(self):
+        super().__init__(instructions="Repeat.")
+
+    async def on_enter(self):
+        for text in HOSTILE:
+            await self.session.say(text)
+
+
+async def test_hostile(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Parrot())
+    assert transcript == golden
+'''
+    )
+    project.run("--snapshot-update").assert_outcomes(passed=1)
+    golden = project.golden("test_hostile")
+    events = load(golden)["runs"][0]["events"][1:]
+    assert [event["message"]["text"] for event in events] == HOSTILE
+    assert "text: |" in golden.read_text(encoding="utf-8")  # multi-line text as a literal block
+    project.run().assert_outcomes(passed=1)
