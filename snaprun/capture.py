@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -30,6 +31,8 @@ from livekit.agents.llm.tool_context import get_fnc_tool_names
 from livekit.agents.voice import agent_activity
 from livekit.agents.voice.agent_activity import AgentActivity
 
+from .crosscheck import compare_run
+from .diff import describe_event, run_label
 from .normalize import CallLabels, parse_arguments, text_of, without_addresses
 from .timeline import (
     AgentHandoff,
@@ -57,6 +60,10 @@ _HIDDEN_ITEM_TYPES = frozenset({"agent_config_update"})
 
 class CaptureTimeout(AssertionError):
     """livekit did not finish what the test started within the settle timeout."""
+
+
+class CaptureProblem(AssertionError):
+    """The capture itself is incomplete, or livekit's RunResult disagrees with it."""
 
 
 def agent_name(agent: Any) -> str | None:
@@ -88,6 +95,8 @@ class SessionRecorder:
         self.agent: str | None = None
         self.chat_ctx: ChatCtxSnapshot | None = None
         self._seen: set[str] = set()
+        self._emitted: set[str] = set()  # items livekit announced via conversation_item_added
+        self.problems: list[str] = []
         self._sources: dict[str, str] = {}  # speech handle id -> say / generate_reply
         self._after_tools: set[str] = set()  # speech handles whose tool outputs came back
         self._items_of_handle: dict[str, int] = {}
@@ -131,7 +140,14 @@ class SessionRecorder:
         self._on_item(item, handle)
 
     def _on_conversation_item(self, ev: Any) -> None:
-        self._on_item(ev.item, agent_activity._SpeechHandleContextVar.get(None))
+        item = ev.item
+        if item.id in self._emitted:
+            self.problems.append(
+                f"livekit announced {self.describe(item)} twice (conversation_item_added); "
+                "snaprun recorded it once"
+            )
+        self._emitted.add(item.id)
+        self._on_item(item, agent_activity._SpeechHandleContextVar.get(None))
 
     def _on_item(self, item: Any, handle: Any) -> None:
         if item.id in self._seen or item.type == "agent_handoff":
@@ -233,7 +249,40 @@ class SessionRecorder:
             return ChatItem("agent_handoff", (("from", item.old_agent_id), ("to", item.new_agent_id)))
         return ChatItem(item.type, ())
 
+    def describe(self, item: Any) -> str:
+        return describe_event(self.chat_item(item).to_data_as_event())
+
+    def missing_from_timeline(self) -> list[str]:
+        """History items (messages, tool calls and outputs) that no recorded event stands for."""
+        kinds = ("message", "function_call", "function_call_output")
+        return [
+            f"{self.describe(item)} is in the session history but snaprun recorded no event for it"
+            for item in self.session.history.items
+            if item.type in kinds and item.id not in self._seen
+        ]
+
+    def run_result_problems(self) -> list[str]:
+        problems = []
+        for number, run in enumerate(self.runs, start=1):
+            if run.result is None or not hasattr(run.result, "events"):
+                continue
+            frozen = run.freeze().to_data()
+            returned = [e for e in map(self.run_result_event, run.result.events) if e]
+            problems += compare_run(run_label(number, frozen), frozen["events"], returned)
+        return problems
+
+    def run_result_event(self, event: Any) -> dict[str, Any] | None:
+        item = event.item
+        if item.type == "agent_handoff":
+            fields = {"from": agent_name(event.old_agent), "to": agent_name(event.new_agent)}
+            return {"agent_handoff": fields}
+        if item.type in ("message", "function_call", "function_call_output"):
+            return self.chat_item(item).to_data_as_event()
+        return None
+
     def freeze(self) -> SessionTimeline:
+        for call_id in list(self._pending_outputs):
+            self._record_output(self._pending_outputs.pop(call_id))
         if self.chat_ctx is None:
             self.snapshot_chat_ctx()
         return SessionTimeline(runs=tuple(run.freeze() for run in self.runs), chat_ctx=self.chat_ctx)
@@ -250,8 +299,9 @@ def _item_key(item: Any) -> tuple[str, str]:
 class Capture:
     """The `transcript` of one test: every session it starts, until `uninstall`."""
 
-    def __init__(self, settle_timeout: float = 30.0) -> None:
+    def __init__(self, settle_timeout: float = 30.0, run_result_check: str = "fail") -> None:
         self.settle_timeout = settle_timeout
+        self.run_result_check = run_result_check
         self.labels = CallLabels()
         self.sessions: list[SessionRecorder] = []
 
@@ -268,8 +318,32 @@ class Capture:
         session = getattr(activity, "_session", None)
         return None if session is None else self.recorder(session)
 
+    def __eq__(self, other: object) -> bool:
+        # `assert transcript == golden` comes here first: fail with the capture's own problems
+        # as a plain assertion, then let syrupy's `golden.__eq__` do the comparison.
+        self.check()
+        return NotImplemented
+
+    __hash__ = object.__hash__
+
     def timeline(self) -> Timeline:
+        """The frozen timeline; raises `CaptureProblem` rather than return an incomplete one."""
+        self.check()
         return Timeline(sessions=tuple(recorder.freeze() for recorder in self.sessions))
+
+    def check(self) -> None:
+        problems = [p for r in self.sessions for p in r.problems + r.missing_from_timeline()]
+        if self.run_result_check != "off":
+            mismatches = [p for r in self.sessions for p in r.run_result_problems()]
+            if self.run_result_check == "fail":
+                problems += mismatches
+            for mismatch in mismatches if self.run_result_check == "warn" else ():
+                warnings.warn(f"snaprun: {mismatch}", stacklevel=2)
+        if problems:
+            raise CaptureProblem(
+                "snaprun: the capture of this test's sessions is not trustworthy:\n"
+                + "\n".join(f"  {problem}" for problem in problems)
+            )
 
     @contextmanager
     def installed(self) -> Iterator[Capture]:

@@ -473,7 +473,7 @@ def _mapping_field(mapping: Mapping[object, object], key: str) -> Mapping[object
     return value if isinstance(value, Mapping) else None
 
 
-def _run_label(number: int, run: object) -> str:
+def run_label(number: int, run: object) -> str:
     if not isinstance(run, Mapping) or run.get("kind") is None:
         return f"run {number}"
     kind = run["kind"]
@@ -520,7 +520,7 @@ def _diff_run(number: int, expected: object, actual: object, place: _Place) -> l
     path = f"{place.path}runs[{number}]"
     if not isinstance(expected, Mapping) or not isinstance(actual, Mapping):
         return _shape_lines(path, expected, actual, isinstance(expected, Mapping))
-    where = place.where(_run_label(number, expected))
+    where = place.where(run_label(number, expected))
     return _diff_entries_under("events", expected, actual, where, path)
 
 
@@ -529,9 +529,9 @@ def _diff_runs(expected: list[object], actual: list[object], place: _Place) -> l
     for index in range(max(len(expected), len(actual))):
         number = index + 1
         if index >= len(actual):
-            lines.append(f"{place.where(_run_label(number, expected[index]))}: missing run")
+            lines.append(f"{place.where(run_label(number, expected[index]))}: missing run")
         elif index >= len(expected):
-            lines.append(f"{place.where(_run_label(number, actual[index]))}: unexpected run")
+            lines.append(f"{place.where(run_label(number, actual[index]))}: unexpected run")
         else:
             lines += _diff_run(number, expected[index], actual[index], place)
     return lines

@@ -33,6 +33,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "snaprun: seconds to wait for an agent's on_enter and speeches before failing the test",
         default="30",
     )
+    parser.addini(
+        "snaprun_runresult_check",
+        "snaprun: when livekit's RunResult misses or repeats a captured event: fail, warn or off",
+        default="fail",
+    )
+
+
+def _run_result_check(config: pytest.Config) -> str:
+    mode = config.getini("snaprun_runresult_check")
+    if mode not in ("fail", "warn", "off"):
+        raise pytest.UsageError(
+            f"snaprun: ini key snaprun_runresult_check must be fail, warn or off, got {mode!r}"
+        )
+    return str(mode)
 
 
 def _settle_timeout(config: pytest.Config) -> float:
@@ -50,7 +64,10 @@ def transcript(pytestconfig: pytest.Config) -> Iterator[Capture]:
     """Everything the AgentSessions started by this test do, compared with `golden`."""
     from .capture import Capture  # livekit is heavy: import it only in tests that use it
 
-    capture = Capture(settle_timeout=_settle_timeout(pytestconfig))
+    capture = Capture(
+        settle_timeout=_settle_timeout(pytestconfig),
+        run_result_check=_run_result_check(pytestconfig),
+    )
     with capture.installed():
         yield capture
 
@@ -71,4 +88,6 @@ def _extension(config: pytest.Config) -> type[GoldenExtension]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _settle_timeout(config)  # a bad ini value fails at start-up, not in the first test
+    # A bad ini value fails at start-up, not in the first test that uses it.
+    _settle_timeout(config)
+    _run_result_check(config)

@@ -35,6 +35,9 @@ class ChatItem:
         # Messages, by far the most common item, read best flat: {role, text}.
         if self.kind == "message":
             return dict(self.fields)
+        return self.to_data_as_event()
+
+    def to_data_as_event(self) -> Data:
         return {self.kind: dict(self.fields)}
 
 
