@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -12,6 +14,8 @@ from . import diff, yamlio
 from .timeline import Timeline
 
 if TYPE_CHECKING:
+    from syrupy.assertion import SnapshotAssertion
+    from syrupy.data import SnapshotCollection
     from syrupy.location import PyTestLocation
     from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData
 
@@ -34,8 +38,12 @@ class GoldenExtension(SingleFileSnapshotExtension):
 
     file_extension = "yaml"
     _write_mode = WriteMode.TEXT
+    # Writes wait for the end of the session, so a test that fails after its assertion (or in
+    # teardown) can still keep its old golden: see `protect`.
+    write_immediately = False
     root: ClassVar[Path] = Path("__snapshots__")
     rootdir: ClassVar[Path] = Path(".")
+    protected: ClassVar[set[str]] = set()
 
     def serialize(
         self,
@@ -56,6 +64,28 @@ class GoldenExtension(SingleFileSnapshotExtension):
         except ValueError:
             relative = Path(test_file.name)
         return str(cls.root / relative.with_suffix(""))
+
+    @classmethod
+    def write_snapshot_collection(
+        cls,
+        *,
+        snapshot_collection: SnapshotCollection,
+        name_order: dict[str, int] | None = None,
+    ) -> None:
+        location = snapshot_collection.location
+        if location in cls.protected:
+            return
+        data = next(iter(snapshot_collection)).data
+        # Write beside the golden, then rename: an interrupted run never leaves half a golden.
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=Path(location).parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
+                file.write(str(data))
+            os.replace(temp, location)
+        except BaseException:
+            os.unlink(temp)
+            raise
 
     def diff_lines(
         self, serialized_data: SerializedData, snapshot_data: SerializedData
@@ -81,5 +111,56 @@ def event_report(golden_text: str, actual_text: str) -> str:
 
 def golden_extension(rootdir: Path, snapshot_dir: str) -> type[GoldenExtension]:
     """A subclass bound to this session's paths (syrupy asks classes, not instances, for them)."""
-    attrs = {"root": rootdir / snapshot_dir, "rootdir": rootdir}
+    attrs = {"root": rootdir / snapshot_dir, "rootdir": rootdir, "protected": set()}
     return type("GoldenExtension", (GoldenExtension,), attrs)
+
+
+def golden_locations(golden: SnapshotAssertion) -> list[str]:
+    test_location = golden.test_location
+    count = max(1, golden.num_executions)
+    return [
+        golden.extension.get_location(test_location=test_location, index=index)
+        for index in range(count)
+    ]
+
+
+def protect(golden: SnapshotAssertion) -> None:
+    """Keep the goldens of a test that did not pass exactly as they are, even when updating."""
+    type(golden.extension).protected.update(golden_locations(golden))
+
+
+def check_golden(golden: SnapshotAssertion) -> None:
+    """Fail before the test runs when its golden is not a snaprun golden, naming the fix."""
+    path = Path(golden_locations(golden)[0])
+    if not path.exists():
+        return
+    try:
+        data = yamlio.load(path.read_text(encoding="utf-8"))
+        problem = None if _looks_like_golden(data) else "it is not a snaprun golden"
+    except (yamlio.YamlError, UnicodeDecodeError) as error:
+        problem = f"it is not valid YAML: {error}"
+    if problem is not None:
+        raise CorruptGolden(
+            f"snaprun: the golden {_display(path)} is corrupt ({problem}). Regenerate it with:"
+            f"\n    pytest --snapshot-update '{golden.test_location.nodeid}'"
+        )
+
+
+class CorruptGolden(Exception):
+    """A golden that cannot be read: truncated, not YAML, or not a transcript."""
+
+
+def _looks_like_golden(data: object) -> bool:
+    if not isinstance(data, dict):
+        return False
+    sessions = data.get("sessions", [data])
+    return isinstance(sessions, list) and all(
+        isinstance(s, dict) and isinstance(s.get("runs"), list) for s in sessions
+    )
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

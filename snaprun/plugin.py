@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .extension import GoldenExtension
 
 EXTENSION_KEY = pytest.StashKey["type[GoldenExtension]"]()
+GOLDEN_KEY = pytest.StashKey["SnapshotAssertion"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,9 +74,17 @@ def transcript(pytestconfig: pytest.Config) -> Iterator[Capture]:
 
 
 @pytest.fixture
-def golden(snapshot: SnapshotAssertion, pytestconfig: pytest.Config) -> SnapshotAssertion:
+def golden(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> SnapshotAssertion:
     """syrupy's `snapshot`, writing this test's YAML golden under `snaprun_snapshot_dir`."""
-    return snapshot.use_extension(_extension(pytestconfig))
+    from .extension import CorruptGolden, check_golden
+
+    assertion = snapshot.use_extension(_extension(request.config))
+    request.node.stash[GOLDEN_KEY] = assertion
+    try:
+        check_golden(assertion)
+    except CorruptGolden as error:
+        pytest.fail(str(error), pytrace=False)
+    return assertion
 
 
 def _extension(config: pytest.Config) -> type[GoldenExtension]:
@@ -85,6 +94,26 @@ def _extension(config: pytest.Config) -> type[GoldenExtension]:
         snapshot_dir = config.getini("snaprun_snapshot_dir")
         config.stash[EXTENSION_KEY] = golden_extension(Path(config.rootpath), snapshot_dir)
     return config.stash[EXTENSION_KEY]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    report = yield
+    if report.outcome != "passed" and GOLDEN_KEY in item.stash:
+        from .extension import protect
+
+        protect(item.stash[GOLDEN_KEY])
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    # syrupy deletes unused snapshots under --snapshot-update; a golden whose test failed before
+    # its assertion looks unused. Delete nothing unless the whole run passed. (A wrapper, so this
+    # runs before syrupy's own tryfirst hook.)
+    if session.testsfailed or session.shouldfail or session.shouldstop:
+        session.config.option.no_cleanup = True
+    return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:

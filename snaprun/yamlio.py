@@ -20,10 +20,16 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-import yaml
-from yaml.constructor import ConstructorError
-from yaml.nodes import CollectionNode, MappingNode, Node, ScalarNode
-from yaml.reader import ReaderError
+# "unused-ignore" keeps mypy quiet both with and without types-PyYAML installed.
+import yaml  # type: ignore[import-untyped, unused-ignore]
+from yaml.constructor import ConstructorError  # type: ignore[import-untyped, unused-ignore]
+from yaml.nodes import (  # type: ignore[import-untyped, unused-ignore]
+    CollectionNode,
+    MappingNode,
+    Node,
+    ScalarNode,
+)
+from yaml.reader import ReaderError  # type: ignore[import-untyped, unused-ignore]
 
 __all__ = ["YamlError", "dump", "load"]
 
@@ -150,19 +156,17 @@ def _represent_str(dumper: Any, text: str) -> ScalarNode:
 
 
 def _make_dumper(base: type[Any]) -> type[Any]:
-    class Dumper(base):  # type: ignore[misc, valid-type]
+    class Dumper(base):  # type: ignore[misc]  # PyYAML is untyped
         def ignore_aliases(self, data: object) -> bool:
             # Golden files must read top to bottom; shared sub-objects are
             # written out in full every time, never as &anchor / *alias.
             return True
 
-        def represent(self, data: object) -> None:
-            node = self.represent_data(data)
+        def serialize(self, node: Node) -> None:
+            # Node styles are final once serialized; both the pure Serializer
+            # and libyaml's CEmitter are reached through this one method.
             _no_trailing_blank_lines(node)
-            self.serialize(node)
-            self.represented_objects = {}
-            self.object_keeper = []
-            self.alias_key = None
+            super().serialize(node)
 
     Dumper.add_representer(str, _represent_str)
     return Dumper
@@ -270,7 +274,7 @@ def dump(data: object) -> str:
 
 
 def _make_loader(base: type[Any]) -> type[Any]:
-    class Loader(base):  # type: ignore[misc, valid-type]
+    class Loader(base):  # type: ignore[misc]  # PyYAML is untyped
         def construct_object(self, node: Node, deep: bool = False) -> Any:
             # Some scalars pass the resolver but fail in Python (``0b_``,
             # ``2001-02-30``, ``!!int x``); give them a position like any

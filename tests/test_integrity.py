@@ -1,0 +1,205 @@
+"""integrity: capture-time checks, the RunResult cross-check, and goldens never lost."""
+
+from __future__ import annotations
+
+from conftest import Project
+
+GREETER = '''
+REPLIES = [Reply(match="Greet the user", text="Hello!"), Reply(match="Hi", text="Hi there.")]
+
+
+class Greeter(Agent):
+    def __init__(self):
+        super().__init__(instructions="You are a greeter.")
+
+    async def on_enter(self):
+        await self.session.generate_reply(instructions="Greet the user")
+'''
+
+PASSING = '''
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Greeter(), capture_run=True)
+        await session.run(user_input="Hi")
+    assert transcript == golden
+'''
+
+
+def recorded(project: Project, body: str = PASSING) -> None:
+    project.write_test(GREETER + body)
+    project.run("--snapshot-update").assert_outcomes(passed=1)
+
+
+def test_a_golden_with_an_event_removed_names_the_missing_event(project: Project) -> None:
+    recorded(project)
+    golden = project.golden("test_greeting")
+    text = golden.read_text()
+    golden.write_text(text.replace("  - message:\n      role: assistant\n      source: generate_reply\n      text: Hi there.\n", ""))
+    assert golden.read_text() != text
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*snaprun: the transcript differs from its golden in 1 place:*",
+            '*run 2 (input "Hi"): unexpected event 2 — message assistant "Hi there."*',
+        ]
+    )
+
+
+def test_a_message_emitted_twice_is_reported_even_when_updating(project: Project) -> None:
+    project.write_test(
+        GREETER
+        + '''
+from livekit.agents.voice.events import ConversationItemAddedEvent
+
+
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Greeter(), capture_run=True)
+        item = session.history.items[-1]
+        session.emit("conversation_item_added", ConversationItemAddedEvent(item=item))
+    assert transcript == golden
+'''
+    )
+    result = project.run("--snapshot-update")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ['*livekit announced message assistant "Hello!" twice (conversation_item_added)*']
+    )
+    assert not project.golden("test_greeting").exists()
+
+
+def test_a_run_result_that_loses_an_event_fails_naming_it(project: Project) -> None:
+    project.write_test(
+        GREETER
+        + '''
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        result = await session.start(Greeter(), capture_run=True)
+        result._recorded_items.pop()  # what livekit-agents 1.3.12 does to the on_enter reply
+    assert transcript == golden
+'''
+    )
+    result = project.run("--snapshot-update")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*livekit's RunResult for run 1 (start) is missing message assistant \"Hello!\", "
+            "which snaprun captured in that run*"
+        ]
+    )
+
+
+def test_a_run_result_that_duplicates_an_event_fails_naming_it(project: Project) -> None:
+    project.write_test(
+        GREETER
+        + '''
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        result = await session.start(Greeter(), capture_run=True)
+        result._recorded_items.append(result._recorded_items[-1])
+    assert transcript == golden
+'''
+    )
+    result = project.run("--snapshot-update")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*livekit's RunResult for run 1 (start) holds message assistant \"Hello!\" 2 times; "
+            "snaprun captured it 1 time in that run*"
+        ]
+    )
+
+
+def test_run_result_check_can_warn_instead(project: Project) -> None:
+    project.pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nsnaprun_runresult_check = warn\n"
+    )
+    project.write_test(
+        GREETER
+        + '''
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        result = await session.start(Greeter(), capture_run=True)
+        result._recorded_items.pop()
+    assert transcript == golden
+'''
+    )
+    result = project.run("--snapshot-update")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*UserWarning: snaprun: livekit's RunResult for run 1 (start)*"])
+
+
+def test_an_unknown_check_mode_is_a_usage_error(project: Project) -> None:
+    project.pytester.makeini("[pytest]\nsnaprun_runresult_check = loud\n")
+    project.write_test("def test_nothing():\n    pass\n")
+    result = project.run()
+    assert result.ret == 4
+    result.stderr.fnmatch_lines(
+        ["*snaprun: ini key snaprun_runresult_check must be fail, warn or off, got 'loud'*"]
+    )
+
+
+def test_a_test_failing_after_its_assertion_keeps_its_golden(project: Project) -> None:
+    recorded(project)
+    golden = project.golden("test_greeting")
+    before = golden.read_bytes()
+    project.write_test(
+        GREETER.replace('text="Hi there."', 'text="Changed."')
+        + PASSING
+        + "    raise RuntimeError('after the assertion')\n"
+    )
+    result = project.run("--snapshot-update")
+    result.assert_outcomes(failed=1)
+    assert golden.read_bytes() == before
+
+
+def test_a_test_failing_before_its_assertion_keeps_its_golden(project: Project) -> None:
+    recorded(project)
+    golden = project.golden("test_greeting")
+    before = golden.read_bytes()
+    project.write_test(GREETER + PASSING.replace("    assert transcript", "    1 / 0\n    assert transcript"))
+    result = project.run("--snapshot-update")
+    result.assert_outcomes(failed=1)
+    assert golden.read_bytes() == before
+
+
+def test_a_truncated_golden_names_the_file_and_the_fix(project: Project) -> None:
+    recorded(project)
+    golden = project.golden("test_greeting")
+    golden.write_text(golden.read_text()[:40] + '\n  - "unterminated\n')
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*snaprun: the golden __snapshots__/test_agent/test_greeting.yaml is corrupt "
+            "(it is not valid YAML*",
+            "*pytest --snapshot-update 'test_agent.py::test_greeting'*",
+        ]
+    )
+
+
+def test_a_golden_of_the_wrong_shape_names_the_file(project: Project) -> None:
+    recorded(project)
+    project.golden("test_greeting").write_text("- just\n- a list\n")
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*test_greeting.yaml is corrupt (it is not a snaprun golden)*"])
+
+
+def test_serial_and_xdist_runs_agree(project: Project) -> None:
+    project.write_test(
+        GREETER
+        + "".join(
+            PASSING.replace("test_greeting", f"test_greeting_{n}") for n in range(4)
+        )
+    )
+    project.run("--snapshot-update").assert_outcomes(passed=4)
+    serial = {p.name: p.read_bytes() for p in (project.path / "__snapshots__").rglob("*.yaml")}
+    for path in (project.path / "__snapshots__").rglob("*.yaml"):
+        path.unlink()
+    project.run("--snapshot-update", "-n", "2").assert_outcomes(passed=4)
+    parallel = {p.name: p.read_bytes() for p in (project.path / "__snapshots__").rglob("*.yaml")}
+    assert len(serial) == 4
+    assert parallel == serial
+    project.run("-n", "2").assert_outcomes(passed=4)
