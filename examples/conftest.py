@@ -1,16 +1,9 @@
 import pytest
 from livekit.plugins import openai
 
-from snaprun.scripted_server import Reply, ScriptedServer, ToolCall
+from snaprun.scripted_server import ScriptedServer
 
-SEED_REPLIES = [
-    Reply(match="ENTER AGENT: Say 'Say something generated'", text="Say something generated"),
-    Reply(match="Give me all ice cream types.", tool_calls=(ToolCall("ice_cream_types"),)),
-    Reply(
-        match="Say 'SECOND AGENT: Say something generated'",
-        text="SECOND AGENT: Say something generated",
-    ),
-]
+from .seed_replies import SEED_REPLIES
 
 
 @pytest.fixture
