@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
@@ -177,7 +177,7 @@ class ScriptedServer:
             raise RuntimeError("ScriptedServer is not started")
         return f"http://127.0.0.1:{self._port}/v1"
 
-    def start(self) -> Self:
+    def start(self) -> ScriptedServer:
         if self._thread is not None:
             raise RuntimeError("ScriptedServer is already started")
         # Binding the socket here (port 0 = any free port) means the port is known
@@ -203,9 +203,9 @@ class ScriptedServer:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_get("/v1/models", self._models)
-        # A short shutdown_timeout: stop() should not wait a minute for a stream that a
-        # test abandoned half-way.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # A short shutdown_timeout: stop() should not wait (by default a minute) for a
+        # slow stream still in flight; it is cancelled instead.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
 
@@ -221,7 +221,7 @@ class ScriptedServer:
         self._loop = self._thread = self._runner = None
         self._port = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> ScriptedServer:
         return self.start()
 
     def __exit__(
@@ -258,7 +258,9 @@ class ScriptedServer:
 
         reply = self._choose(body)
         if reply is None:
-            message = f"ScriptedServer: no scripted reply matches last message {last_message_text(body)!r}"
+            # Name the text, so the failing test says what was left unscripted.
+            unscripted = last_message_text(body)
+            message = f"ScriptedServer: no scripted reply matches last message {unscripted!r}"
             return web.json_response(error_body(message, "unscripted_request"), status=400)
 
         completion_id = f"chatcmpl-scripted-{n}"
@@ -313,12 +315,17 @@ class ScriptedServer:
         response = web.StreamResponse(headers={"Cache-Control": "no-cache"})
         response.content_type = "text/event-stream"
         await response.prepare(request)
-        for i, event in enumerate(events):
-            if i and self.chunk_delay > 0:
-                await asyncio.sleep(self.chunk_delay)
-            # One write per event, so the client really receives the stream piecemeal.
-            await response.write(f"data: {event}\n\n".encode())
-        await response.write_eof()
+        try:
+            for i, event in enumerate(events):
+                if i and self.chunk_delay > 0:
+                    await asyncio.sleep(self.chunk_delay)
+                # One write per event, so the client really receives the stream piecemeal.
+                await response.write(f"data: {event}\n\n".encode())
+            await response.write_eof()
+        except ConnectionResetError:
+            # The client hung up mid-stream, as livekit does when a reply is interrupted:
+            # nothing is wrong, so stop quietly rather than let aiohttp log a traceback.
+            pass
         return response
 
     def _choose(self, body: Json) -> Reply | None:

@@ -195,6 +195,31 @@ async def test_match_on_list_content_tool_output_and_callable(server: ScriptedSe
 
 
 @pytest.mark.asyncio
+async def test_match_skips_assistant_messages_and_reads_the_system_prompt() -> None:
+    replies = [Reply(match="Greet", text="Hello"), Reply(match="question", text="Answer")]
+    with ScriptedServer(replies) as server:
+        async with client_for(server) as client:
+
+            async def answer(messages: list[dict[str, str]]) -> str | None:
+                completion = await client.chat.completions.create(
+                    model="gpt-4.1",
+                    messages=messages,  # type: ignore[arg-type]
+                )
+                return completion.choices[0].message.content
+
+            # livekit 1.3 appends generate_reply(instructions=...) to the system prompt
+            merged = [
+                {"role": "system", "content": "Be nice.\nGreet"},
+                {"role": "user", "content": "hi"},
+            ]
+            prefilled = [
+                {"role": "user", "content": "a question"},
+                {"role": "assistant", "content": "Well,"},
+            ]
+            assert [await answer(merged), await answer(prefilled)] == ["Hello", "Answer"]
+
+
+@pytest.mark.asyncio
 async def test_non_streaming_tool_call(server: ScriptedServer) -> None:
     async with client_for(server) as client:
         completion = await client.chat.completions.create(
@@ -206,6 +231,7 @@ async def test_non_streaming_tool_call(server: ScriptedServer) -> None:
     assert completion.choices[0].finish_reason == "tool_calls"
     (call,) = completion.choices[0].message.tool_calls or []
     assert call.id == "call_scripted_1_0"
+    assert call.type == "function"
     assert json.loads(call.function.arguments) == {"city": "Oslo"}
 
 
@@ -246,6 +272,25 @@ async def test_chunk_delay_really_delays_and_streams() -> None:
     assert arrivals[-1] - arrivals[0] >= 5 * delay
 
 
+@pytest.mark.asyncio
+async def test_client_hanging_up_mid_stream_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
+    server = ScriptedServer([Reply(match="", text=LONG_TEXT * 5)], chunk_delay=0.02).start()
+    try:
+        async with client_for(server) as client:
+            response = await client.chat.completions.create(
+                model="gpt-4.1", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            async for _ in response:
+                break  # like an interrupted livekit reply
+            await response.close()
+        await asyncio.sleep(0.1)  # let the server notice on its next write
+    finally:
+        started = time.monotonic()
+        server.stop()
+    assert time.monotonic() - started < 1.0
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
 def test_usable_from_sync_code_and_several_loops() -> None:
     with ScriptedServer([Reply(match="ping", text="pong")]) as server:
         with urllib.request.urlopen(f"{server.base_url}/models") as response:
@@ -273,7 +318,7 @@ def test_usable_from_sync_code_and_several_loops() -> None:
 
 @pytest.mark.asyncio
 async def test_livekit_agent_session_end_to_end() -> None:
-    from livekit.agents import Agent, AgentSession, function_tool
+    from livekit.agents import Agent, AgentSession, ChatMessage, RunResult, function_tool
     from livekit.agents.voice.run_result import (
         ChatMessageEvent,
         FunctionCallEvent,
@@ -304,36 +349,58 @@ async def test_livekit_agent_session_end_to_end() -> None:
     with ScriptedServer(replies) as server:
         llm = lk_openai.LLM(model="gpt-4.1", base_url=server.base_url, api_key="sk-test")
         async with AgentSession(llm=llm) as session:
-            await session.start(WeatherAgent())
-            result = await session.run(user_input="What is the weather?")
+            # capture_run makes start() wait for on_enter's greeting. Without it start()
+            # returns before the greeting is generated, and the user turn overtakes it:
+            # history gets the user message first, and the user-turn request lacks the
+            # greeting - a transcript that depends on timing.
+            greeting = await session.start(WeatherAgent(), capture_run=True)
+            await greeting
+            result: RunResult[None] = await session.run(user_input="What is the weather?")
             history = session.history.items
         await llm.aclose()
 
-    # 1. the greeting, 2. the user's question -> tool call, 3. the tool output -> answer
+    # 1. the greeting, 2. the user's question -> tool call, 3. the tool output -> answer.
+    # (livekit >= 1.8 appends "Greet" as its own system message; 1.3 appends it to the
+    # agent's system message - either way it is in the last message.)
     assert [r["messages"][-1]["role"] for r in server.requests] == ["system", "user", "tool"]
+    assert server.requests[0]["messages"][-1]["content"].endswith("Greet")
+    assert server.requests[1]["messages"][-2:] == [
+        {"role": "assistant", "content": "Hello there"},
+        {"role": "user", "content": "What is the weather?"},
+    ]
+    assert server.requests[2]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_scripted_2_0",
+        "content": "Sunny and 21 degrees in Paris",
+    }
     assert all(r["model"] == "gpt-4.1" and r["stream"] for r in server.requests)
+    assert all(r["stream_options"] == {"include_usage": True} for r in server.requests)
     assert [t["function"]["name"] for t in server.requests[1]["tools"]] == ["get_weather"]
 
-    events = result.events
-    assert [type(e) for e in events] == [
-        ChatMessageEvent,
-        FunctionCallEvent,
-        FunctionCallOutputEvent,
-        ChatMessageEvent,
-    ]
-    assert events[0].item.role == "user" and events[0].item.text_content == "What is the weather?"
-    call = events[1].item
-    assert (call.name, json.loads(call.arguments), call.call_id) == (
-        "get_weather",
-        {"city": "Paris"},
-        "call_scripted_2_0",
-    )
-    assert events[2].item.output == "Sunny and 21 degrees in Paris"
-    assert events[3].item.text_content == "It is sunny and 21 degrees in Paris."
+    greeting_messages = [e.item for e in greeting.events if isinstance(e, ChatMessageEvent)]
+    assert [(m.role, m.text_content) for m in greeting_messages] == [("assistant", "Hello there")]
 
-    texts = [(i.role, i.text_content) for i in history if i.type == "message"]
-    assert texts == [
+    # the run's events start after the user input: the user message itself is not an event
+    call_event, output_event, message_event = result.events
+    assert isinstance(call_event, FunctionCallEvent)
+    assert isinstance(output_event, FunctionCallOutputEvent)
+    assert isinstance(message_event, ChatMessageEvent)
+    call = call_event.item
+    assert (call.name, call.call_id) == ("get_weather", "call_scripted_2_0")
+    # compare parsed: livekit 1.8 re-serialises the arguments ('{"city": "Paris"}')
+    assert json.loads(call.arguments) == {"city": "Paris"}
+    assert output_event.item.output == "Sunny and 21 degrees in Paris"
+    assert not output_event.item.is_error
+    assert message_event.item.role == "assistant"
+    assert message_event.item.text_content == "It is sunny and 21 degrees in Paris."
+
+    messages = [i for i in history if isinstance(i, ChatMessage)]
+    assert [(m.role, m.text_content) for m in messages] == [
         ("assistant", "Hello there"),
         ("user", "What is the weather?"),
         ("assistant", "It is sunny and 21 degrees in Paris."),
+    ]
+    assert [i.type for i in history if i.type.startswith("function_call")] == [
+        "function_call",
+        "function_call_output",
     ]
