@@ -19,7 +19,7 @@ class Greeter(Agent):
 PASSING = '''
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
-        await session.start(Greeter(), capture_run=True)
+        await session.start(Greeter())
         await session.run(user_input="Hi")
     assert transcript == golden
 '''
@@ -55,7 +55,7 @@ from livekit.agents.voice.events import ConversationItemAddedEvent
 
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
-        await session.start(Greeter(), capture_run=True)
+        await session.start(Greeter())
         item = session.history.items[-1]
         session.emit("conversation_item_added", ConversationItemAddedEvent(item=item))
     assert transcript == golden
@@ -75,7 +75,8 @@ def test_a_run_result_that_loses_an_event_fails_naming_it(project: Project) -> N
         + '''
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
-        result = await session.start(Greeter(), capture_run=True)
+        await session.start(Greeter())
+        result = await session.run(user_input="Hi")
         result._recorded_items.pop()  # what livekit-agents 1.3.12 does to the on_enter reply
     assert transcript == golden
 '''
@@ -84,8 +85,8 @@ async def test_greeting(transcript, golden, llm):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*livekit's RunResult for run 1 (start) is missing message assistant \"Hello!\", "
-            "which snaprun captured in that run*"
+            "*livekit's RunResult for run 2 (input \"Hi\") is missing message assistant "
+            "\"Hi there.\", which snaprun captured in that run*"
         ]
     )
 
@@ -96,7 +97,8 @@ def test_a_run_result_that_duplicates_an_event_fails_naming_it(project: Project)
         + '''
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
-        result = await session.start(Greeter(), capture_run=True)
+        await session.start(Greeter())
+        result = await session.run(user_input="Hi")
         result._recorded_items.append(result._recorded_items[-1])
     assert transcript == golden
 '''
@@ -105,7 +107,8 @@ async def test_greeting(transcript, golden, llm):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*livekit's RunResult for run 1 (start) holds message assistant \"Hello!\" 2 times; "
+            "*livekit's RunResult for run 2 (input \"Hi\") holds message assistant \"Hi there.\" 2 "
+            "times; "
             "snaprun captured it 1 time in that run*"
         ]
     )
@@ -120,14 +123,15 @@ def test_run_result_check_can_warn_instead(project: Project) -> None:
         + '''
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
-        result = await session.start(Greeter(), capture_run=True)
+        await session.start(Greeter())
+        result = await session.run(user_input="Hi")
         result._recorded_items.pop()
     assert transcript == golden
 '''
     )
     result = project.run("--snapshot-update")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["*UserWarning: snaprun: livekit's RunResult for run 1 (start)*"])
+    result.stdout.fnmatch_lines(["*UserWarning: snaprun: livekit's RunResult for run 2 (input*"])
 
 
 def test_an_unknown_check_mode_is_a_usage_error(project: Project) -> None:
