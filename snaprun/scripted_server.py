@@ -156,8 +156,11 @@ class ScriptedServer:
         *,
         chunk_delay: float = 0.0,
         default_text: str | None = None,
+        port: int = 0,
     ) -> None:
         self.replies: tuple[Reply, ...] = tuple(replies)
+        # A fixed port keeps the recorded URL, and so the cassette, the same between runs.
+        self.port = port
         self.chunk_delay = chunk_delay
         self.default_text = default_text
         self.requests: list[Json] = []
@@ -183,7 +186,8 @@ class ScriptedServer:
         # Binding the socket here (port 0 = any free port) means the port is known
         # before start() returns and cannot be taken by someone else in between.
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", self.port))
         self._port = sock.getsockname()[1]
         loop = asyncio.new_event_loop()
         self._loop = loop
