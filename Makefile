@@ -29,8 +29,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# The committed cassettes hold the requests the latest livekit-agents sends; 1.3.12 sends other
+# bodies, so this leg records the examples afresh against the scripted server, into a scratch
+# folder that is never committed.
 test-legacy: $(LEGACY_VENV)/.installed
-	$(LEGACY_VENV)/bin/pytest $(PYTEST_ARGS)
+	rm -rf build/cassettes-1.3.12
+	$(LEGACY_VENV)/bin/pytest --record-mode=once -o snaprun_cassette_dir=build/cassettes-1.3.12 \
+		$(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check snaprun tests examples benchmarks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,10 +13,13 @@ if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
 
     from .capture import Capture
+    from .cassettes import CassetteUse
     from .extension import GoldenExtension
 
 EXTENSION_KEY = pytest.StashKey["type[GoldenExtension]"]()
 GOLDEN_KEY = pytest.StashKey["SnapshotAssertion"]()
+PASSED_KEY = pytest.StashKey[bool]()
+CASSETTE_MARKER = "snaprun_cassette"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,6 +32,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "snaprun_cassette_dir",
         "snaprun: folder of the cassettes, relative to the rootdir",
         default="cassettes",
+    )
+    parser.addini(
+        "snaprun_secret_env_vars",
+        "snaprun: more environment variables whose values must never be written to a cassette",
+        type="linelist",
+        default=[],
     )
     parser.addini(
         "snaprun_settle_timeout",
@@ -61,16 +71,81 @@ def _settle_timeout(config: pytest.Config) -> float:
 
 
 @pytest.fixture
-def transcript(pytestconfig: pytest.Config) -> Iterator[Capture]:
+def cassette(
+    request: pytest.FixtureRequest, record_mode: str, vcr_config: dict[str, object]
+) -> Iterator[CassetteUse]:
+    """This test's LLM traffic, replayed from (or recorded to) its cassette, exactly once."""
+    from . import cassettes
+
+    config = request.config
+    path = cassette_path(request.node, config)
+    test_id = request.node.nodeid
+    mode = "once" if not path.exists() else "rewrite"
+    command = f"pytest --record-mode={mode} --snapshot-update '{test_id}'"
+    secrets = (*cassettes.DEFAULT_SECRET_ENV_VARS, *config.getini("snaprun_secret_env_vars"))
+    try:
+        use = cassettes.open_cassette(
+            path,
+            record_mode=record_mode,
+            test_id=test_id,
+            vcr_config=vcr_config,
+            secret_env_vars=secrets,
+            rerecord_command=command,
+        )
+        entered = use.__enter__()
+    except cassettes.CassetteError as error:
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield entered
+    except BaseException:
+        entered.discard()
+        use.__exit__(*sys.exc_info())
+        raise
+    if not request.node.stash.get(PASSED_KEY, False):
+        entered.discard()  # a failed test's traffic is not worth keeping, nor checking
+        use.__exit__(None, None, None)
+        return
+    problems = entered.problems()
+    try:
+        use.__exit__(None, None, None)
+    except cassettes.CassetteError as error:
+        pytest.fail(str(error), pytrace=False)
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@pytest.fixture
+def transcript(request: pytest.FixtureRequest, cassette: CassetteUse) -> Iterator[Capture]:
     """Everything the AgentSessions started by this test do, compared with `golden`."""
     from .capture import Capture  # livekit is heavy: import it only in tests that use it
 
     capture = Capture(
-        settle_timeout=_settle_timeout(pytestconfig),
-        run_result_check=_run_result_check(pytestconfig),
+        settle_timeout=_settle_timeout(request.config),
+        run_result_check=_run_result_check(request.config),
     )
     with capture.installed():
         yield capture
+
+
+@pytest.fixture(autouse=True)
+def _snaprun_cassette_marker(request: pytest.FixtureRequest) -> None:
+    # `@pytest.mark.snaprun_cassette` gives a test its cassette without a transcript.
+    if request.node.get_closest_marker(CASSETTE_MARKER) is not None:
+        request.getfixturevalue("cassette")
+
+
+def cassette_path(item: pytest.Item, config: pytest.Config) -> Path:
+    """`<cassette dir>/<test file without .py>/<test name>.yaml`, like the golden beside it."""
+    root = Path(config.rootpath)
+    test_file = Path(str(item.path))
+    try:
+        relative = test_file.relative_to(root)
+    except ValueError:
+        relative = Path(test_file.name)
+    owner = getattr(item, "cls", None)
+    name = f"{owner.__name__}.{item.name}" if owner is not None else item.name
+    safe = "".join("_" if char in '/\\:*?"<>|' else char for char in name)
+    return root / config.getini("snaprun_cassette_dir") / relative.with_suffix("") / f"{safe}.yaml"
 
 
 @pytest.fixture
@@ -99,6 +174,8 @@ def _extension(config: pytest.Config) -> type[GoldenExtension]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
     report = yield
+    if report.when == "call":
+        item.stash[PASSED_KEY] = report.passed  # read by `cassette` at teardown
     if report.outcome != "passed" and GOLDEN_KEY in item.stash:
         from .extension import protect
 
@@ -117,6 +194,9 @@ def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{CASSETTE_MARKER}: replay or record this test's cassette, no transcript"
+    )
     # A bad ini value fails at start-up, not in the first test that uses it.
     _settle_timeout(config)
     _run_result_check(config)

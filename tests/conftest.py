@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import textwrap
 from pathlib import Path
 
@@ -16,19 +17,29 @@ import snaprun.scripted_server  # noqa: F401
 
 # The conftest of every throwaway project: an `llm` fixture served by the scripted server, with
 # the replies each test module declares in `REPLIES` (and an optional per-chunk `CHUNK_DELAY`).
+# The server runs only while recording, on the project's fixed port so the cassette's URLs
+# stay the same: a replay has nothing to talk to but the cassette.
 PROJECT_CONFTEST = '''
 import pytest
 from livekit.plugins import openai
 
 from snaprun.scripted_server import ScriptedServer
 
+PORT = {port}
+
 
 @pytest.fixture
-def llm(request):
+def llm(request, record_mode):
     replies = getattr(request.module, "REPLIES", [])
     delay = getattr(request.module, "CHUNK_DELAY", 0.0)
-    with ScriptedServer(replies, chunk_delay=delay) as server:
-        yield openai.LLM(model="gpt-4.1", base_url=server.base_url, api_key="sk-test")
+    server = ScriptedServer(replies, chunk_delay=delay, port=PORT)
+    if record_mode != "none":
+        server.start()
+    try:
+        yield openai.LLM(model="gpt-4.1", base_url=f"http://127.0.0.1:{{PORT}}/v1", api_key="sk-test")
+    finally:
+        if record_mode != "none":
+            server.stop()
 '''
 
 PROJECT_INI = """
@@ -48,13 +59,19 @@ from snaprun.scripted_server import Reply, ToolCall
 '''
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 class Project:
     """A throwaway pytest project under pytester's tmp dir."""
 
     def __init__(self, pytester: pytest.Pytester) -> None:
         self.pytester = pytester
         pytester.makeini(PROJECT_INI)
-        pytester.makeconftest(PROJECT_CONFTEST)
+        pytester.makeconftest(PROJECT_CONFTEST.format(port=free_port()))
         pytester.makepyfile(header=PROJECT_HEADER)
 
     @property
@@ -68,6 +85,13 @@ class Project:
 
     def run(self, *args: str) -> pytest.RunResult:
         return self.pytester.runpytest("-p", "no:cacheprovider", *args)
+
+    def record(self, *args: str) -> pytest.RunResult:
+        """What a user runs to record cassettes and write goldens."""
+        return self.run("--record-mode=once", "--snapshot-update", *args)
+
+    def cassette(self, test: str, module: str = "test_agent") -> Path:
+        return self.path / "cassettes" / module / f"{test}.yaml"
 
     def golden(self, test: str, module: str = "test_agent") -> Path:
         return self.path / "__snapshots__" / module / f"{test}.yaml"

@@ -34,7 +34,7 @@ def seed_project(project: Project) -> Project:
 
 @pytest.mark.skipif(LIVEKIT >= (1, 7), reason="livekit-agents >= 1.7 keeps on_enter's reply")
 def test_on_1_3_the_cross_check_names_the_lost_on_enter_reply(seed_project: Project) -> None:
-    result = seed_project.run("--snapshot-update")
+    result = seed_project.record()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -47,7 +47,7 @@ def test_on_1_3_the_cross_check_names_the_lost_on_enter_reply(seed_project: Proj
 
 @pytest.mark.skipif(LIVEKIT < (1, 7), reason="livekit-agents < 1.7 drops on_enter's reply")
 def test_on_the_latest_the_seed_passes_cleanly(seed_project: Project) -> None:
-    seed_project.run("--snapshot-update").assert_outcomes(passed=1)
+    seed_project.record().assert_outcomes(passed=1)
     golden = seed_project.golden("test_ice_cream", module="test_seed")
     committed = EXAMPLES.parent / "__snapshots__/examples/test_seed/test_ice_cream.yaml"
     assert golden.read_text() == committed.read_text()
@@ -60,7 +60,7 @@ def test_snaprun_timeline_holds_the_on_enter_reply_once_on_every_version(
     seed_project.pytester.makeini(
         "[pytest]\nasyncio_mode = auto\nsnaprun_runresult_check = off\n"
     )
-    seed_project.run("--snapshot-update").assert_outcomes(passed=1)
+    seed_project.record().assert_outcomes(passed=1)
     golden = seed_project.golden("test_ice_cream", module="test_seed").read_text()
     committed = EXAMPLES.parent / "__snapshots__/examples/test_seed/test_ice_cream.yaml"
     assert golden == committed.read_text()

@@ -37,7 +37,7 @@ async def test_greeting(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    result = project.run("--snapshot-update")
+    result = project.record()
     result.assert_outcomes(passed=1)
     golden = project.golden("test_greeting")
     assert load(golden) == {
@@ -96,7 +96,7 @@ async def test_greeting(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    project.run("--snapshot-update").assert_outcomes(passed=1)
+    project.record().assert_outcomes(passed=1)
     golden = project.golden("test_greeting")
     golden.write_text(golden.read_text().replace("Hello! How can I help?", "Hi!"))
 
@@ -126,7 +126,7 @@ async def test_say(transcript, golden, llm, word):
     assert transcript == golden
 '''.replace("REPLIES", "import pytest\nREPLIES", 1)
     )
-    project.run("--snapshot-update").assert_outcomes(passed=2)
+    project.record().assert_outcomes(passed=2)
     for word in ("hi", "bye"):
         run = load(project.golden(f"test_say[{word}]"))["runs"][1]
         assert run["input"] == f"Say {word}"
@@ -147,7 +147,7 @@ async def test_two(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    project.run("--snapshot-update").assert_outcomes(passed=1)
+    project.record().assert_outcomes(passed=1)
     data = load(project.golden("test_two"))
     assert list(data) == ["sessions"]
     assert len(data["sessions"]) == 2
@@ -194,7 +194,7 @@ async def test_tools(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    project.run("--snapshot-update").assert_outcomes(passed=1)
+    project.record().assert_outcomes(passed=1)
     runs = load(project.golden("test_tools"))["runs"]
     assert runs[1]["events"] == [
         {"message": {"role": "user", "text": "Weather in Paris and Rome?"}},
@@ -263,7 +263,7 @@ async def test_handoff(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    project.run("--snapshot-update").assert_outcomes(passed=1)
+    project.record().assert_outcomes(passed=1)
     data = load(project.golden("test_handoff"))
     events = data["runs"][1]["events"]
     kinds = [next(iter(event)) for event in events]
@@ -305,7 +305,7 @@ async def test_hostile(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    project.run("--snapshot-update").assert_outcomes(passed=1)
+    project.record().assert_outcomes(passed=1)
     golden = project.golden("test_hostile")
     events = load(golden)["runs"][0]["events"][1:]
     assert [event["message"]["text"] for event in events] == HOSTILE

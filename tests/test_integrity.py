@@ -27,7 +27,7 @@ async def test_greeting(transcript, golden, llm):
 
 def recorded(project: Project, body: str = PASSING) -> None:
     project.write_test(GREETER + body)
-    project.run("--snapshot-update").assert_outcomes(passed=1)
+    project.record().assert_outcomes(passed=1)
 
 
 def test_a_golden_with_an_event_removed_names_the_missing_event(project: Project) -> None:
@@ -61,7 +61,7 @@ async def test_greeting(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    result = project.run("--snapshot-update")
+    result = project.record()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ['*livekit announced message assistant "Hello!" twice (conversation_item_added)*']
@@ -81,7 +81,7 @@ async def test_greeting(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    result = project.run("--snapshot-update")
+    result = project.record()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -103,7 +103,7 @@ async def test_greeting(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    result = project.run("--snapshot-update")
+    result = project.record()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -129,7 +129,7 @@ async def test_greeting(transcript, golden, llm):
     assert transcript == golden
 '''
     )
-    result = project.run("--snapshot-update")
+    result = project.record()
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*UserWarning: snaprun: livekit's RunResult for run 2 (input*"])
 
@@ -153,7 +153,7 @@ def test_a_test_failing_after_its_assertion_keeps_its_golden(project: Project) -
         + PASSING
         + "    raise RuntimeError('after the assertion')\n"
     )
-    result = project.run("--snapshot-update")
+    result = project.record()
     result.assert_outcomes(failed=1)
     assert golden.read_bytes() == before
 
@@ -163,7 +163,7 @@ def test_a_test_failing_before_its_assertion_keeps_its_golden(project: Project) 
     golden = project.golden("test_greeting")
     before = golden.read_bytes()
     project.write_test(GREETER + PASSING.replace("    assert transcript", "    1 / 0\n    assert transcript"))
-    result = project.run("--snapshot-update")
+    result = project.record()
     result.assert_outcomes(failed=1)
     assert golden.read_bytes() == before
 
@@ -193,17 +193,29 @@ def test_a_golden_of_the_wrong_shape_names_the_file(project: Project) -> None:
 
 def test_serial_and_xdist_runs_agree(project: Project) -> None:
     project.write_test(
-        GREETER
-        + "".join(
-            PASSING.replace("test_greeting", f"test_greeting_{n}") for n in range(4)
-        )
+        GREETER + "".join(PASSING.replace("test_greeting", f"test_greeting_{n}") for n in range(4))
     )
-    project.run("--snapshot-update").assert_outcomes(passed=4)
-    serial = {p.name: p.read_bytes() for p in (project.path / "__snapshots__").rglob("*.yaml")}
-    for path in (project.path / "__snapshots__").rglob("*.yaml"):
+    project.record().assert_outcomes(passed=4)
+    snapshots = project.path / "__snapshots__"
+    serial = {p.name: p.read_bytes() for p in snapshots.rglob("*.yaml")}
+    cassettes = {p.name: p.read_bytes() for p in (project.path / "cassettes").rglob("*.yaml")}
+    assert len(serial) == len(cassettes) == 4
+
+    # Replayed from the cassettes by two workers, the goldens come out byte for byte the same.
+    for path in snapshots.rglob("test_greeting_*.yaml"):
         path.unlink()
-    project.run("--snapshot-update", "-n", "2").assert_outcomes(passed=4)
-    parallel = {p.name: p.read_bytes() for p in (project.path / "__snapshots__").rglob("*.yaml")}
-    assert len(serial) == 4
+    parallel_run = project.run("--snapshot-update", "-n", "2")
+    parallel_run.assert_outcomes(passed=4)
+    parallel = {p.name: p.read_bytes() for p in snapshots.rglob("test_greeting_*.yaml")}
     assert parallel == serial
-    project.run("-n", "2").assert_outcomes(passed=4)
+    assert {p.name: p.read_bytes() for p in (project.path / "cassettes").rglob("*.yaml")} == (
+        cassettes
+    )
+    # A golden no test owns is reported the same way by both, and kept by plain replays.
+    gone = snapshots / "test_agent" / "test_gone.yaml"
+    gone.write_bytes(serial["test_greeting_0.yaml"])
+    for args in ([], ["-n", "2"]):
+        replay = project.run(*args)
+        replay.assert_outcomes(passed=4)
+        replay.stdout.fnmatch_lines(["*1 snapshot unused*"])
+    assert gone.exists()
