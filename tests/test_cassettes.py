@@ -1,0 +1,236 @@
+"""cassettes end to end: record once against the scripted server, replay offline, exactly once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import Project
+
+GREETER = '''
+REPLIES = [
+    Reply(match="Greet the user", text="Hello!"),
+    Reply(match="What time is it?", text="It is noon."),
+]
+
+
+class Greeter(Agent):
+    def __init__(self):
+        super().__init__(instructions="INSTRUCTIONS")
+
+    async def on_enter(self):
+        await self.session.generate_reply(instructions="Greet the user")
+
+
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Greeter())
+        await session.run(user_input="What time is it?")
+    assert transcript == golden
+'''
+
+# Every socket connection the project makes, from Python's audit hook: nothing is patched.
+AUDIT = '''
+import json, os, sys
+
+CONNECTIONS = []
+
+
+def _audit(event, args):
+    if event == "socket.connect":
+        CONNECTIONS.append(repr(args[1]))
+
+
+sys.addaudithook(_audit)
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["CONNECTIONS_FILE"], "w") as file:
+        json.dump(CONNECTIONS, file)
+'''
+
+
+def greeter(project: Project, instructions: str = "You are a greeter.") -> None:
+    project.write_test(GREETER.replace("INSTRUCTIONS", instructions))
+
+
+def test_replay_runs_offline_with_no_connection_at_all(
+    project: Project, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    greeter(project)
+    project.record().assert_outcomes(passed=1)
+    golden = project.golden("test_greeting").read_bytes()
+    cassette = project.cassette("test_greeting")
+    assert cassette.exists()
+
+    with open(project.path / "conftest.py", "a") as conftest:
+        conftest.write(AUDIT)
+    connections = tmp_path / "connections.json"
+    monkeypatch.setenv("CONNECTIONS_FILE", str(connections))
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    project.run().assert_outcomes(passed=1)  # the scripted server is not running
+    assert connections.read_text() == "[]"
+    assert project.golden("test_greeting").read_bytes() == golden
+
+
+def test_a_missing_cassette_names_the_path_and_the_command(project: Project) -> None:
+    greeter(project)
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*snaprun: cassette */cassettes/test_agent/test_greeting.yaml does not exist*",
+            "*pytest --record-mode=once --snapshot-update 'test_agent.py::test_greeting'*",
+        ]
+    )
+
+
+def test_a_changed_prompt_fails_fast_showing_the_change(project: Project) -> None:
+    greeter(project)
+    project.record().assert_outcomes(passed=1)
+    greeter(project, instructions="You are a grumpy greeter.")
+    started = time.perf_counter()
+    result = project.run()
+    elapsed = time.perf_counter() - started
+    assert result.ret != 0
+    assert elapsed < 5  # no retry loop turns a changed prompt into a hang
+    result.stdout.fnmatch_lines(
+        [
+            "*-*You are a greeter.*",
+            "*+*You are a grumpy greeter.*",
+            "*pytest --record-mode=rewrite --snapshot-update 'test_agent.py::test_greeting'*",
+        ]
+    )
+
+
+def test_an_unplayed_interaction_fails_naming_it(project: Project) -> None:
+    greeter(project)
+    project.record().assert_outcomes(passed=1)
+    project.write_test(
+        GREETER.replace("INSTRUCTIONS", "You are a greeter.").replace(
+            '        await session.run(user_input="What time is it?")\n', ""
+        )
+    )
+    result = project.run("--snapshot-update")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*recorded interaction #2 of 2 in *test_greeting.yaml was never replayed*"]
+    )
+
+
+def test_a_request_made_twice_fails(project: Project) -> None:
+    greeter(project)
+    project.record().assert_outcomes(passed=1)
+    project.write_test(
+        GREETER.replace("INSTRUCTIONS", "You are a greeter.").replace(
+            '        await session.run(user_input="What time is it?")\n',
+            '        await session.run(user_input="What time is it?")\n'
+            '        session.history.items.pop()\n'
+            '        session.history.items.pop()\n'
+            '        await session.run(user_input="What time is it?")\n',
+        )
+    )
+    result = project.run()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*snaprun*"])
+    assert "What time is it?" in result.stdout.str()
+
+
+def test_an_interaction_removed_from_the_cassette_fails_naming_the_request(
+    project: Project,
+) -> None:
+    greeter(project)
+    project.record().assert_outcomes(passed=1)
+    cassette = project.cassette("test_greeting")
+    text = cassette.read_text()
+    second = text.index("\n- request:", text.index("- request:") + 1)
+    cassette.write_text(text[:second] + "\n")
+    result = project.run()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(["*What time is it?*"])
+
+
+def test_a_secret_never_reaches_the_cassette(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-" + "s3cr3t" * 5
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    greeter(project)
+    # The LLM authenticates with the real key, as a user's would.
+    conftest = project.path / "conftest.py"
+    conftest.write_text(conftest.read_text().replace(', api_key="sk-test")', ')'))
+    project.record().assert_outcomes(passed=1)
+    assert secret not in project.cassette("test_greeting").read_text()
+    assert "authorization" not in project.cassette("test_greeting").read_text().lower()
+
+
+def test_recording_refuses_to_write_a_secret(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "sk-test-" + "l34k" * 6
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    # The agent leaks the key into its prompt: it would be in the recorded request body.
+    greeter(project, instructions=f"You are a greeter. Key: {secret}")
+    result = project.record()
+    assert result.ret != 0
+    result.stdout.fnmatch_lines(
+        ["*refusing to write cassette *test_greeting.yaml: it would contain the value of*"]
+    )
+    assert secret not in result.stdout.str()
+    assert not project.cassette("test_greeting").exists()
+    assert not project.golden("test_greeting").exists()
+
+
+def test_a_failing_test_keeps_its_old_cassette(project: Project) -> None:
+    greeter(project)
+    project.record().assert_outcomes(passed=1)
+    cassette = project.cassette("test_greeting")
+    before = cassette.read_bytes()
+    project.write_test(
+        GREETER.replace("INSTRUCTIONS", "You are a new greeter.")
+        + "    raise RuntimeError('after the assertion')\n"
+    )
+    project.run("--record-mode=rewrite", "--snapshot-update").assert_outcomes(failed=1)
+    assert cassette.read_bytes() == before
+
+
+def test_a_truncated_cassette_names_the_file_and_the_fix(project: Project) -> None:
+    greeter(project)
+    project.record().assert_outcomes(passed=1)
+    cassette = project.cassette("test_greeting")
+    cassette.write_text(cassette.read_text()[:300])
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*snaprun: cassette *test_greeting.yaml is corrupt*",
+            "*pytest --record-mode=rewrite --snapshot-update 'test_agent.py::test_greeting'*",
+        ]
+    )
+
+
+def test_the_marker_gives_a_cassette_without_a_transcript(project: Project) -> None:
+    project.write_test(
+        '''
+import openai as openai_sdk
+import pytest
+
+REPLIES = [Reply(match="ping", text="pong")]
+
+
+@pytest.mark.snaprun_cassette
+async def test_plain_client(llm):
+    from conftest import PORT
+
+    client = openai_sdk.AsyncOpenAI(base_url=f"http://127.0.0.1:{PORT}/v1", api_key="sk-test")
+    answer = await client.chat.completions.create(
+        model="gpt-4.1", messages=[{"role": "user", "content": "ping"}]
+    )
+    assert answer.choices[0].message.content == "pong"
+'''
+    )
+    project.run("--record-mode=once").assert_outcomes(passed=1)
+    assert project.cassette("test_plain_client").exists()
+    project.run().assert_outcomes(passed=1)
