@@ -55,7 +55,9 @@ def main() -> int:
             elapsed = time.perf_counter() - started
         print(f" — {len(digests[delay])} distinct golden(s), {elapsed / args.runs:.2f} s/run")
     every = set().union(*digests.values())
-    print(f"all latencies: {len(every)} distinct golden(s)" + (" — stable" if len(every) == 1 else ""))
+    print(
+        f"all latencies: {len(every)} distinct golden(s)" + (" — stable" if len(every) == 1 else "")
+    )
     return 0 if len(every) == 1 else 1
 
 

@@ -22,7 +22,9 @@ class EnterAgent(Agent):
         )
 
     async def on_enter(self) -> None:
-        await append_message_to_chat_ctx(session=self.session, content="ENTER AGENT: system message")
+        await append_message_to_chat_ctx(
+            session=self.session, content="ENTER AGENT: system message"
+        )
         await self.session.say("ENTER AGENT: Say something deterministic")
         await self.session.generate_reply(instructions="ENTER AGENT: Say 'Say something generated'")
 
@@ -37,10 +39,11 @@ class SecondAgent(Agent):
         super().__init__(instructions="Always follow instructions.", chat_ctx=chat_ctx)
 
     async def on_enter(self) -> None:
-        await append_message_to_chat_ctx(session=self.session, content="SECOND AGENT: system message")
+        await append_message_to_chat_ctx(
+            session=self.session, content="SECOND AGENT: system message"
+        )
         await self.session.say("SECOND AGENT: Say something deterministic")
         await self.session.generate_reply(
-            instructions="Say 'SECOND AGENT: Say something generated' and DO NOT LIST ICE CREAM TYPES."
+            instructions="Say 'SECOND AGENT: Say something generated' and DO NOT LIST ICE CREAM "
+            "TYPES."
         )
-
-

@@ -164,7 +164,9 @@ class SessionRecorder:
                 )
             )
         elif item.type == "function_call":
-            self.record(FunctionCall(item.name, labels(item.call_id), parse_arguments(item.arguments)))
+            self.record(
+                FunctionCall(item.name, labels(item.call_id), parse_arguments(item.arguments))
+            )
         elif item.type == "function_call_output":
             # Parallel tools finish in whatever order they finish; outputs are written in call
             # order when livekit reports the batch, so the golden does not depend on timing.
@@ -207,7 +209,9 @@ class SessionRecorder:
             return
         failed = getattr(handle, "exception", lambda: None)() is not None
         outcome = "interrupted" if handle.interrupted else "failed" if failed else "no_message"
-        event = SpeechWithoutMessage(source=self._sources.get(handle.id, "unknown"), outcome=outcome)
+        event = SpeechWithoutMessage(
+            source=self._sources.get(handle.id, "unknown"), outcome=outcome
+        )
         run = next((run for run in self.runs if handle in run.handles), None)
         (run or self.current_run()).events.append(event)
 
@@ -230,6 +234,7 @@ class SessionRecorder:
         labels = self.capture.labels
         if item.type == "message":
             return ChatItem.message(item.role, without_addresses(text_of(item.content)))
+        fields: tuple[tuple[str, Any], ...]
         if item.type == "function_call":
             fields = (
                 ("name", item.name),
@@ -246,7 +251,9 @@ class SessionRecorder:
             )
             return ChatItem("function_call_output", fields)
         if item.type == "agent_handoff":
-            return ChatItem("agent_handoff", (("from", item.old_agent_id), ("to", item.new_agent_id)))
+            return ChatItem(
+                "agent_handoff", (("from", item.old_agent_id), ("to", item.new_agent_id))
+            )
         return ChatItem(item.type, ())
 
     def describe(self, item: Any) -> str:
@@ -285,7 +292,9 @@ class SessionRecorder:
             self._record_output(self._pending_outputs.pop(call_id))
         if self.chat_ctx is None:
             self.snapshot_chat_ctx()
-        return SessionTimeline(runs=tuple(run.freeze() for run in self.runs), chat_ctx=self.chat_ctx)
+        return SessionTimeline(
+            runs=tuple(run.freeze() for run in self.runs), chat_ctx=self.chat_ctx
+        )
 
 
 def visible_items(chat_ctx: llm.ChatContext) -> list[Any]:
@@ -451,8 +460,16 @@ def _patches(capture: Capture) -> list[tuple[type, str, Any]]:
         before = {_item_key(item): item for item in visible_items(self.chat_ctx)}
         await update_chat_ctx(self, chat_ctx, *a, **kw)
         after = {_item_key(item): item for item in visible_items(self.chat_ctx)}
-        added = tuple(recorder.chat_item(i) for k, i in after.items() if k not in before) if recorder else ()
-        removed = tuple(recorder.chat_item(i) for k, i in before.items() if k not in after) if recorder else ()
+        added = (
+            tuple(recorder.chat_item(i) for k, i in after.items() if k not in before)
+            if recorder
+            else ()
+        )
+        removed = (
+            tuple(recorder.chat_item(i) for k, i in before.items() if k not in after)
+            if recorder
+            else ()
+        )
         if recorder is not None and (added or removed):
             recorder.record(ChatCtxUpdated(agent_name(self) or "", added=added, removed=removed))
 

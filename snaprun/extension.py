@@ -26,7 +26,9 @@ def timeline_of(data: Any) -> Timeline:
         return data
     timeline = getattr(data, "timeline", None)
     if callable(timeline):
-        return timeline()
+        result = timeline()
+        if isinstance(result, Timeline):
+            return result
     raise TypeError(
         f"snaprun: `golden` compares a transcript, got {type(data).__name__}; "
         "write `assert transcript == golden`."
@@ -126,7 +128,9 @@ def golden_locations(golden: SnapshotAssertion) -> list[str]:
 
 def protect(golden: SnapshotAssertion) -> None:
     """Keep the goldens of a test that did not pass exactly as they are, even when updating."""
-    type(golden.extension).protected.update(golden_locations(golden))
+    extension = type(golden.extension)
+    if issubclass(extension, GoldenExtension):
+        extension.protected.update(golden_locations(golden))
 
 
 def check_golden(golden: SnapshotAssertion) -> None:

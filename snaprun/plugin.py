@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,7 +145,8 @@ def cassette_path(item: pytest.Item, config: pytest.Config) -> Path:
     owner = getattr(item, "cls", None)
     name = f"{owner.__name__}.{item.name}" if owner is not None else item.name
     safe = "".join("_" if char in '/\\:*?"<>|' else char for char in name)
-    return root / config.getini("snaprun_cassette_dir") / relative.with_suffix("") / f"{safe}.yaml"
+    cassette_dir = str(config.getini("snaprun_cassette_dir"))
+    return root / cassette_dir / relative.with_suffix("") / f"{safe}.yaml"
 
 
 @pytest.fixture
@@ -172,7 +173,9 @@ def _extension(config: pytest.Config) -> type[GoldenExtension]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if report.when == "call":
         item.stash[PASSED_KEY] = report.passed  # read by `cassette` at teardown

@@ -9,7 +9,7 @@ here is the order a reviewer reads.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Union
+from typing import Any, ClassVar, Literal
 
 RunKind = Literal["start", "run", "say", "generate_reply", "background"]
 Data = dict[str, Any]
@@ -90,7 +90,12 @@ class FunctionCallOutput:
     is_error: bool
 
     def fields(self) -> Data:
-        return {"name": self.name, "call": self.call, "output": self.output, "is_error": self.is_error}
+        return {
+            "name": self.name,
+            "call": self.call,
+            "output": self.output,
+            "is_error": self.is_error,
+        }
 
 
 @dataclass(frozen=True)
@@ -145,16 +150,16 @@ class SpeechWithoutMessage:
         return {"source": self.source, "outcome": self.outcome}
 
 
-Event = Union[
-    AgentHandoff,
-    Message,
-    FunctionCall,
-    FunctionCallOutput,
-    ChatCtxUpdated,
-    InstructionsUpdated,
-    ToolsUpdated,
-    SpeechWithoutMessage,
-]
+Event = (
+    AgentHandoff
+    | Message
+    | FunctionCall
+    | FunctionCallOutput
+    | ChatCtxUpdated
+    | InstructionsUpdated
+    | ToolsUpdated
+    | SpeechWithoutMessage
+)
 
 
 def event_to_data(event: Event) -> Data:

@@ -6,12 +6,12 @@ import socket
 import textwrap
 from pathlib import Path
 
-import pytest
-
 # pytester runs the throwaway projects in this process and unloads what they import afterwards;
 # numpy (under livekit) cannot be loaded twice in one process, so load it once, up front.
 import livekit.agents  # noqa: F401
 import livekit.plugins.openai  # noqa: F401
+import pytest
+
 import snaprun.capture  # noqa: F401
 import snaprun.scripted_server  # noqa: F401
 
@@ -19,7 +19,7 @@ import snaprun.scripted_server  # noqa: F401
 # the replies each test module declares in `REPLIES` (and an optional per-chunk `CHUNK_DELAY`).
 # The server runs only while recording, on the project's fixed port so the cassette's URLs
 # stay the same: a replay has nothing to talk to but the cassette.
-PROJECT_CONFTEST = '''
+PROJECT_CONFTEST = """
 import pytest
 from livekit.plugins import openai
 
@@ -36,11 +36,12 @@ def llm(request, record_mode):
     if record_mode != "none":
         server.start()
     try:
-        yield openai.LLM(model="gpt-4.1", base_url=f"http://127.0.0.1:{{PORT}}/v1", api_key="sk-test")
+        base_url = f"http://127.0.0.1:{{PORT}}/v1"
+        yield openai.LLM(model="gpt-4.1", base_url=base_url, api_key="sk-test")
     finally:
         if record_mode != "none":
             server.stop()
-'''
+"""
 
 PROJECT_INI = """
 [pytest]
@@ -49,14 +50,14 @@ asyncio_default_fixture_loop_scope = function
 """
 
 # Imported by throwaway test modules as `from header import *`.
-PROJECT_HEADER = '''
+PROJECT_HEADER = """
 from typing import Any
 
 from livekit.agents import Agent, AgentSession, RunContext
 from livekit.agents.llm import ToolError, function_tool
 
 from snaprun.scripted_server import Reply, ToolCall
-'''
+"""
 
 
 def free_port() -> int:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from conftest import Project
 
-GREETER = '''
+GREETER = """
 REPLIES = [
     Reply(match="Greet the user", text="Hello!"),
     Reply(match="What time is it?", text="It is noon."),
@@ -28,10 +27,10 @@ async def test_greeting(transcript, golden, llm):
         await session.start(Greeter())
         await session.run(user_input="What time is it?")
     assert transcript == golden
-'''
+"""
 
 # Every socket connection the project makes, from Python's audit hook: nothing is patched.
-AUDIT = '''
+AUDIT = """
 import json, os, sys
 
 CONNECTIONS = []
@@ -48,7 +47,7 @@ sys.addaudithook(_audit)
 def pytest_sessionfinish(session):
     with open(os.environ["CONNECTIONS_FILE"], "w") as file:
         json.dump(CONNECTIONS, file)
-'''
+"""
 
 
 def greeter(project: Project, instructions: str = "You are a greeter.") -> None:
@@ -127,8 +126,8 @@ def test_a_request_made_twice_fails(project: Project) -> None:
         GREETER.replace("INSTRUCTIONS", "You are a greeter.").replace(
             '        await session.run(user_input="What time is it?")\n',
             '        await session.run(user_input="What time is it?")\n'
-            '        session.history.items.pop()\n'
-            '        session.history.items.pop()\n'
+            "        session.history.items.pop()\n"
+            "        session.history.items.pop()\n"
             '        await session.run(user_input="What time is it?")\n',
         )
     )
@@ -160,7 +159,7 @@ def test_a_secret_never_reaches_the_cassette(
     greeter(project)
     # The LLM authenticates with the real key, as a user's would.
     conftest = project.path / "conftest.py"
-    conftest.write_text(conftest.read_text().replace(', api_key="sk-test")', ')'))
+    conftest.write_text(conftest.read_text().replace(', api_key="sk-test")', ")"))
     project.record().assert_outcomes(passed=1)
     assert secret not in project.cassette("test_greeting").read_text()
     assert "authorization" not in project.cassette("test_greeting").read_text().lower()
@@ -213,7 +212,7 @@ def test_a_truncated_cassette_names_the_file_and_the_fix(project: Project) -> No
 
 def test_the_marker_gives_a_cassette_without_a_transcript(project: Project) -> None:
     project.write_test(
-        '''
+        """
 import openai as openai_sdk
 import pytest
 
@@ -229,7 +228,7 @@ async def test_plain_client(llm):
         model="gpt-4.1", messages=[{"role": "user", "content": "ping"}]
     )
     assert answer.choices[0].message.content == "pong"
-'''
+"""
     )
     project.run("--record-mode=once").assert_outcomes(passed=1)
     assert project.cassette("test_plain_client").exists()

@@ -6,12 +6,11 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-
 from conftest import Project
 
 LIVEKIT = tuple(int(part) for part in version("livekit-agents").split(".")[:2])
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-SEED_TEST = '''
+SEED_TEST = """
 from seed_agents import EnterAgent
 from seed_replies import SEED_REPLIES as REPLIES
 
@@ -21,7 +20,7 @@ async def test_ice_cream(transcript, golden, llm):
         await session.start(EnterAgent(), capture_run=True)
         await session.run(user_input="Give me all ice cream types.")
     assert transcript == golden
-'''
+"""
 
 
 @pytest.fixture
@@ -57,9 +56,7 @@ def test_snaprun_timeline_holds_the_on_enter_reply_once_on_every_version(
     seed_project: Project,
 ) -> None:
     # With the cross-check off, what snaprun captured is written: the same golden everywhere.
-    seed_project.pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nsnaprun_runresult_check = off\n"
-    )
+    seed_project.pytester.makeini("[pytest]\nasyncio_mode = auto\nsnaprun_runresult_check = off\n")
     seed_project.record().assert_outcomes(passed=1)
     golden = seed_project.golden("test_ice_cream", module="test_seed").read_text()
     committed = EXAMPLES.parent / "__snapshots__/examples/test_seed/test_ice_cream.yaml"

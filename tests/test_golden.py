@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import yaml
-
 from conftest import Project
 
-GREETER = '''
+GREETER = """
 REPLIES = [
     Reply(match="Greet the user", text="Hello! How can I help?"),
     Reply(match="What time is it?", text="It is noon."),
@@ -19,7 +18,7 @@ class Greeter(Agent):
 
     async def on_enter(self):
         self.session.generate_reply(instructions="Greet the user")
-'''
+"""
 
 
 def load(path) -> dict:
@@ -29,13 +28,13 @@ def load(path) -> dict:
 def test_snapshot_update_writes_a_new_golden(project: Project) -> None:
     project.write_test(
         GREETER
-        + '''
+        + """
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(Greeter())
         await session.run(user_input="What time is it?")
     assert transcript == golden
-'''
+"""
     )
     result = project.record()
     result.assert_outcomes(passed=1)
@@ -89,12 +88,12 @@ async def test_greeting(transcript, golden, llm):
 def test_a_changed_event_fails_with_the_event_named(project: Project) -> None:
     project.write_test(
         GREETER
-        + '''
+        + """
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(Greeter())
     assert transcript == golden
-'''
+"""
     )
     project.record().assert_outcomes(passed=1)
     golden = project.golden("test_greeting")
@@ -103,13 +102,13 @@ async def test_greeting(transcript, golden, llm):
     result = project.run()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        ["*run 1 (start): changed event 2 — message: text \"Hi!\" → \"Hello! How can I help?\"*"]
+        ['*run 1 (start): changed event 2 — message: text "Hi!" → "Hello! How can I help?"*']
     )
 
 
 def test_parametrized_tests_get_one_golden_per_id(project: Project) -> None:
     project.write_test(
-        '''
+        """
 REPLIES = [Reply(match="Say hi", text="hi"), Reply(match="Say bye", text="bye")]
 
 
@@ -124,7 +123,7 @@ async def test_say(transcript, golden, llm, word):
         await session.start(Echo())
         await session.run(user_input=f"Say {word}")
     assert transcript == golden
-'''.replace("REPLIES", "import pytest\nREPLIES", 1)
+""".replace("REPLIES", "import pytest\nREPLIES", 1)
     )
     project.record().assert_outcomes(passed=2)
     for word in ("hi", "bye"):
@@ -138,14 +137,14 @@ async def test_say(transcript, golden, llm, word):
 def test_two_sessions_in_one_test_get_their_own_sections(project: Project) -> None:
     project.write_test(
         GREETER
-        + '''
+        + """
 async def test_two(transcript, golden, llm):
     for question in ["What time is it?", "What time is it?"]:
         async with AgentSession(llm=llm) as session:
             await session.start(Greeter())
             await session.run(user_input=question)
     assert transcript == golden
-'''
+"""
     )
     project.record().assert_outcomes(passed=1)
     data = load(project.golden("test_two"))
@@ -202,12 +201,18 @@ async def test_tools(transcript, golden, llm):
         {"function_call": {"name": "weather", "call": "call-2", "arguments": {"city": "Rome"}}},
         {
             "function_call_output": {
-                "name": "weather", "call": "call-1", "output": "sunny", "is_error": False
+                "name": "weather",
+                "call": "call-1",
+                "output": "sunny",
+                "is_error": False,
             }
         },
         {
             "function_call_output": {
-                "name": "weather", "call": "call-2", "output": "rainy", "is_error": False
+                "name": "weather",
+                "call": "call-2",
+                "output": "rainy",
+                "is_error": False,
             }
         },
         {
@@ -219,11 +224,18 @@ async def test_tools(transcript, golden, llm):
         },
     ]
     events = runs[2]["events"]
-    assert events[1] == {"function_call": {"name": "book", "call": "call-3", "arguments": {"people": 2}}}
-    assert {"message": {"role": "assistant", "source": "say", "text": "Let me check the reservations."}} in events
+    assert events[1] == {
+        "function_call": {"name": "book", "call": "call-3", "arguments": {"people": 2}}
+    }
+    assert {
+        "message": {"role": "assistant", "source": "say", "text": "Let me check the reservations."}
+    } in events
     assert {
         "function_call_output": {
-            "name": "book", "call": "call-3", "output": "fully booked", "is_error": True
+            "name": "book",
+            "call": "call-3",
+            "output": "fully booked",
+            "is_error": True,
         }
     } in events
     assert events[-1]["message"]["text"] == "Sorry, we are fully booked."
@@ -268,7 +280,9 @@ async def test_handoff(transcript, golden, llm):
     events = data["runs"][1]["events"]
     kinds = [next(iter(event)) for event in events]
     assert kinds.count("agent_handoff") == 1
-    assert events[kinds.index("agent_handoff")] == {"agent_handoff": {"from": "Front", "to": "Billing"}}
+    assert events[kinds.index("agent_handoff")] == {
+        "agent_handoff": {"from": "Front", "to": "Billing"}
+    }
     assert {
         "function_call_output": {
             "name": "to_billing",
@@ -286,7 +300,7 @@ HOSTILE = ["yes", "null", "1.0", "- x", "a: b", " padded ", "emoji 🍦 ok", "tw
 
 def test_multiline_and_yaml_hostile_text_round_trips(project: Project) -> None:
     project.write_test(
-        f'''
+        f"""
 HOSTILE = {HOSTILE!r}
 
 
@@ -303,7 +317,7 @@ async def test_hostile(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(Parrot())
     assert transcript == golden
-'''
+"""
     )
     project.record().assert_outcomes(passed=1)
     golden = project.golden("test_hostile")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import Project
 
-GREETER = '''
+GREETER = """
 REPLIES = [Reply(match="Greet the user", text="Hello!"), Reply(match="Hi", text="Hi there.")]
 
 
@@ -14,15 +14,15 @@ class Greeter(Agent):
 
     async def on_enter(self):
         await self.session.generate_reply(instructions="Greet the user")
-'''
+"""
 
-PASSING = '''
+PASSING = """
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(Greeter())
         await session.run(user_input="Hi")
     assert transcript == golden
-'''
+"""
 
 
 def recorded(project: Project, body: str = PASSING) -> None:
@@ -34,7 +34,13 @@ def test_a_golden_with_an_event_removed_names_the_missing_event(project: Project
     recorded(project)
     golden = project.golden("test_greeting")
     text = golden.read_text()
-    golden.write_text(text.replace("  - message:\n      role: assistant\n      source: generate_reply\n      text: Hi there.\n", ""))
+    golden.write_text(
+        text.replace(
+            "  - message:\n      role: assistant\n      source: generate_reply\n"
+            "      text: Hi there.\n",
+            "",
+        )
+    )
     assert golden.read_text() != text
     result = project.run()
     result.assert_outcomes(failed=1)
@@ -49,7 +55,7 @@ def test_a_golden_with_an_event_removed_names_the_missing_event(project: Project
 def test_a_message_emitted_twice_is_reported_even_when_updating(project: Project) -> None:
     project.write_test(
         GREETER
-        + '''
+        + """
 from livekit.agents.voice.events import ConversationItemAddedEvent
 
 
@@ -59,7 +65,7 @@ async def test_greeting(transcript, golden, llm):
         item = session.history.items[-1]
         session.emit("conversation_item_added", ConversationItemAddedEvent(item=item))
     assert transcript == golden
-'''
+"""
     )
     result = project.record()
     result.assert_outcomes(failed=1)
@@ -72,21 +78,21 @@ async def test_greeting(transcript, golden, llm):
 def test_a_run_result_that_loses_an_event_fails_naming_it(project: Project) -> None:
     project.write_test(
         GREETER
-        + '''
+        + """
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(Greeter())
         result = await session.run(user_input="Hi")
         result._recorded_items.pop()  # what livekit-agents 1.3.12 does to the on_enter reply
     assert transcript == golden
-'''
+"""
     )
     result = project.record()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*livekit's RunResult for run 2 (input \"Hi\") is missing message assistant "
-            "\"Hi there.\", which snaprun captured in that run*"
+            '*livekit\'s RunResult for run 2 (input "Hi") is missing message assistant '
+            '"Hi there.", which snaprun captured in that run*'
         ]
     )
 
@@ -94,20 +100,20 @@ async def test_greeting(transcript, golden, llm):
 def test_a_run_result_that_duplicates_an_event_fails_naming_it(project: Project) -> None:
     project.write_test(
         GREETER
-        + '''
+        + """
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(Greeter())
         result = await session.run(user_input="Hi")
         result._recorded_items.append(result._recorded_items[-1])
     assert transcript == golden
-'''
+"""
     )
     result = project.record()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*livekit's RunResult for run 2 (input \"Hi\") holds message assistant \"Hi there.\" 2 "
+            '*livekit\'s RunResult for run 2 (input "Hi") holds message assistant "Hi there." 2 '
             "times; "
             "snaprun captured it 1 time in that run*"
         ]
@@ -115,19 +121,17 @@ async def test_greeting(transcript, golden, llm):
 
 
 def test_run_result_check_can_warn_instead(project: Project) -> None:
-    project.pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nsnaprun_runresult_check = warn\n"
-    )
+    project.pytester.makeini("[pytest]\nasyncio_mode = auto\nsnaprun_runresult_check = warn\n")
     project.write_test(
         GREETER
-        + '''
+        + """
 async def test_greeting(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(Greeter())
         result = await session.run(user_input="Hi")
         result._recorded_items.pop()
     assert transcript == golden
-'''
+"""
     )
     result = project.record()
     result.assert_outcomes(passed=1)
@@ -162,7 +166,9 @@ def test_a_test_failing_before_its_assertion_keeps_its_golden(project: Project) 
     recorded(project)
     golden = project.golden("test_greeting")
     before = golden.read_bytes()
-    project.write_test(GREETER + PASSING.replace("    assert transcript", "    1 / 0\n    assert transcript"))
+    project.write_test(
+        GREETER + PASSING.replace("    assert transcript", "    1 / 0\n    assert transcript")
+    )
     result = project.record()
     result.assert_outcomes(failed=1)
     assert golden.read_bytes() == before
