@@ -308,9 +308,18 @@ def _item_key(item: Any) -> tuple[str, str]:
 class Capture:
     """The `transcript` of one test: every session it starts, until `uninstall`."""
 
-    def __init__(self, settle_timeout: float = 30.0, run_result_check: str = "fail") -> None:
+    def __init__(
+        self,
+        settle_timeout: float = 30.0,
+        run_result_check: str = "fail",
+        refused_requests: Callable[[], list[str]] = list,
+    ) -> None:
         self.settle_timeout = settle_timeout
         self.run_result_check = run_result_check
+        # Requests the cassette could not answer: the likeliest cause of any other difference,
+        # so they are reported first and instead of a golden diff.
+        self.refused_requests = refused_requests
+        self.explained_refusals = False
         self.labels = CallLabels()
         self.sessions: list[SessionRecorder] = []
 
@@ -341,6 +350,10 @@ class Capture:
         return Timeline(sessions=tuple(recorder.freeze() for recorder in self.sessions))
 
     def check(self) -> None:
+        refused = self.refused_requests()
+        if refused:
+            self.explained_refusals = True
+            raise CaptureProblem("\n\n".join(refused))
         problems = [p for r in self.sessions for p in r.problems + r.missing_from_timeline()]
         if self.run_result_check != "off":
             mismatches = [p for r in self.sessions for p in r.run_result_problems()]

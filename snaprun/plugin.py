@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 EXTENSION_KEY = pytest.StashKey["type[GoldenExtension]"]()
 GOLDEN_KEY = pytest.StashKey["SnapshotAssertion"]()
 PASSED_KEY = pytest.StashKey[bool]()
+EXPLAINED_KEY = pytest.StashKey[bool]()
+CASSETTE_KEY = pytest.StashKey["CassetteUse"]()
 CASSETTE_MARKER = "snaprun_cassette"
 
 
@@ -95,21 +97,24 @@ def cassette(
         entered = use.__enter__()
     except cassettes.CassetteError as error:
         pytest.fail(str(error), pytrace=False)
+    request.node.stash[CASSETTE_KEY] = entered
     try:
         yield entered
     except BaseException:
         entered.discard()
         use.__exit__(*sys.exc_info())
         raise
-    if not request.node.stash.get(PASSED_KEY, False):
-        entered.discard()  # a failed test's traffic is not worth keeping, nor checking
-        use.__exit__(None, None, None)
-        return
-    problems = entered.problems()
+    passed = request.node.stash.get(PASSED_KEY, False)
+    if not passed:
+        entered.discard()  # a failed test's traffic is not worth keeping
+    problems = entered.problems() if passed else []
     try:
         use.__exit__(None, None, None)
+    except cassettes.UnmatchedRequest as error:
+        if not request.node.stash.get(EXPLAINED_KEY, False):
+            problems.insert(0, str(error))
     except cassettes.CassetteError as error:
-        pytest.fail(str(error), pytrace=False)
+        problems.insert(0, str(error))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
 
@@ -122,9 +127,13 @@ def transcript(request: pytest.FixtureRequest, cassette: CassetteUse) -> Iterato
     capture = Capture(
         settle_timeout=_settle_timeout(request.config),
         run_result_check=_run_result_check(request.config),
+        refused_requests=cassette.unmatched_requests,
     )
     with capture.installed():
         yield capture
+    # The assertion already showed the refused requests: the cassette need not repeat them.
+    if capture.explained_refusals:
+        request.node.stash[EXPLAINED_KEY] = True
 
 
 @pytest.fixture(autouse=True)
@@ -179,6 +188,13 @@ def pytest_runtest_makereport(
     report = yield
     if report.when == "call":
         item.stash[PASSED_KEY] = report.passed  # read by `cassette` at teardown
+        refused = (
+            item.stash[CASSETTE_KEY].unmatched_requests() if CASSETTE_KEY in item.stash else []
+        )
+        if report.failed and refused and not item.stash.get(EXPLAINED_KEY, False):
+            # The refused request is why the test failed: say so right in its failure.
+            report.sections.append(("snaprun: requests not in the cassette", "\n\n".join(refused)))
+            item.stash[EXPLAINED_KEY] = True
     if report.outcome != "passed" and GOLDEN_KEY in item.stash:
         from .extension import protect
 
