@@ -16,8 +16,8 @@ from click.testing import CliRunner, Result
 
 from snaprun import yamlio
 from snaprun.cli import main
-from snaprun.project import golden_name, mirrored_dir
-from snaprun.scan import CREDENTIAL_ENV_VARS, mask, scan_text
+from snaprun.project import Project, cassette_name, golden_name, mirrored_dir
+from snaprun.scan import CREDENTIAL_ENV_VARS, MIN_ENV_VALUE, mask, scan_text
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_GOLDEN = REPO / "__snapshots__" / "examples" / "test_seed" / "test_ice_cream.yaml"
@@ -145,7 +145,12 @@ def test_show_draws_every_kind_of_event_and_several_sessions(tmp_path: Path) -> 
                         "input": "Look it up",
                         "events": [
                             {"message": {"role": "user", "text": "Look it up"}},
-                            {"instructions_updated": {"agent": "Finder", "instructions": "Be brief."}},
+                            {
+                                "instructions_updated": {
+                                    "agent": "Finder",
+                                    "instructions": "Be brief.",
+                                }
+                            },
                             {
                                 "tools_updated": {
                                     "agent": "Finder",
@@ -235,7 +240,10 @@ def test_show_reads_the_snapshot_dir_from_the_rootdir_config(
     # A pyproject.toml without pytest settings does not make its directory the rootdir.
     write(tmp_path / "tests" / "pyproject.toml", "[tool.black]\nline-length = 100\n")
     write(tmp_path / "tests" / "test_x.py", "")
-    write(tmp_path / "goldens" / "tests" / "test_x" / "TestC.test_d[a-b].yaml", SEED_GOLDEN.read_text())
+    write(
+        tmp_path / "goldens" / "tests" / "test_x" / "TestC.test_d[a-b].yaml",
+        SEED_GOLDEN.read_text(),
+    )
     monkeypatch.chdir(tmp_path / "tests")
     as_pytest_prints_it = invoke("show", "tests/test_x.py::TestC::test_d[a-b]")
     as_typed_here = invoke("show", "test_x.py::TestC::test_d[a-b]")
@@ -243,13 +251,49 @@ def test_show_reads_the_snapshot_dir_from_the_rootdir_config(
     assert as_pytest_prints_it.output == as_typed_here.output == SEED_CONVERSATION
 
 
-def test_node_ids_map_to_the_files_syrupy_and_the_cassettes_use() -> None:
+def test_node_ids_map_to_mirrored_paths() -> None:
     nodeid = "a/test_b.py::TestC::test_d[x]"
-    assert f"{mirrored_dir(nodeid)}/{golden_name(nodeid)}.yaml" == "a/test_b/TestC.test_d[x].yaml"
+    assert mirrored_dir(nodeid) == "a/test_b"
+    assert golden_name(nodeid) == cassette_name(nodeid) == "TestC.test_d[x]"
     assert golden_name("t.py::TestA::TestB::test_c") == "TestA.TestB.test_c"
-    # syrupy drops the characters a file name cannot hold; ids may contain "::" too.
+    assert cassette_name("t.py::TestA::TestB::test_c") == "TestB.test_c"
     assert golden_name("t.py::test_p[a/b:c]") == "test_p[abc]"
-    assert golden_name("t.py::test_p[x::y]") == "test_p[xy]"
+    assert cassette_name("t.py::test_p[a/b:c]") == "test_p[a_b_c]"
+
+
+ODD_TESTS = """
+import pytest
+
+
+@pytest.mark.parametrize("x", ["a/b", "c::d", "e\\tf", 'q"u?', "ü"])
+def test_p(x):
+    pass
+
+
+class TestOuter:
+    class TestInner:
+        def test_n(self):
+            pass
+"""
+
+
+def test_paths_agree_with_syrupy_and_the_cassette_fixture(pytester: pytest.Pytester) -> None:
+    from syrupy.location import PyTestLocation
+
+    from snaprun.extension import golden_extension
+    from snaprun.plugin import cassette_path
+
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_odd=ODD_TESTS)
+    items, _ = pytester.inline_genitems()
+    assert len(items) == 6
+    rootdir = Path(items[0].config.rootpath)
+    project = Project(rootdir, rootdir / "__snapshots__", rootdir / "cassettes")
+    extension = golden_extension(rootdir, "__snapshots__")
+    for item in items:
+        location = extension.get_location(test_location=PyTestLocation(item), index=0)
+        assert project.golden_of(item.nodeid) == Path(location), item.nodeid
+        assert project.cassette_of(item.nodeid) == cassette_path(item, item.config), item.nodeid
 
 
 def test_show_a_missing_golden_exits_2_naming_it(
@@ -322,12 +366,12 @@ def test_scan_finds_a_planted_key_and_an_env_value_by_file_and_line(leaky_projec
     result = invoke("scan")
     assert result.exit_code == 1
     assert result.output == (
-        "__snapshots__/tests/test_a/test_x.yaml:20: value of $LIVEKIT_API_SECRET (lk-s…)\n"
+        "__snapshots__/tests/test_a/test_x.yaml:19: value of $LIVEKIT_API_SECRET (lk-s…)\n"
         "cassettes/tests/test_a/test_x.yaml:8: sk- key (sk-t…)\n"
         "snaprun scan: 2 credentials found in 2 files; remove them and re-record\n"
     )
     golden_lines = (leaky_project / "__snapshots__/tests/test_a/test_x.yaml").read_text()
-    assert "lk-secret-0123456789" in golden_lines.splitlines()[19]
+    assert "lk-secret-0123456789" in golden_lines.splitlines()[18]
     assert PLANTED_KEY not in result.output
     assert "lk-secret-0123456789" not in result.output
 
@@ -350,7 +394,10 @@ def test_scan_reports_clean_files_in_one_line(
     write(tmp_path / "cassettes" / "ignored.yaml", CASSETTE)  # not the configured dir
     monkeypatch.chdir(tmp_path)
     result = invoke("scan")
-    assert (result.exit_code, result.output) == (0, "snaprun scan: no credentials found in 2 files\n")
+    assert (result.exit_code, result.output) == (
+        0,
+        "snaprun scan: no credentials found in 2 files\n",
+    )
 
 
 def test_scan_looks_for_the_values_of_extra_env_vars(
@@ -362,6 +409,27 @@ def test_scan_looks_for_the_values_of_extra_env_vars(
     result = invoke("scan", "--env", "DEEPGRAM_API_KEY", str(path))
     assert result.exit_code == 1
     assert result.output.splitlines()[0] == f"{path}:2: value of $DEEPGRAM_API_KEY (my-d…)"
+
+
+def test_scan_looks_for_the_values_of_the_ini_secret_env_vars(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "pytest.ini", "[pytest]\nsnaprun_secret_env_vars =\n    DEEPGRAM_API_KEY\n")
+    write(tmp_path / "cassettes" / "test_a" / "test_x.yaml", "a: 1\nb: my-deepgram-key-42\n")
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "my-deepgram-key-42")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("scan")
+    assert result.exit_code == 1
+    assert result.output.splitlines()[0] == (
+        "cassettes/test_a/test_x.yaml:2: value of $DEEPGRAM_API_KEY (my-d…)"
+    )
+
+
+def test_scan_knows_the_variables_the_cassettes_refuse_to_record() -> None:
+    from snaprun.cassettes import DEFAULT_SECRET_ENV_VARS, MIN_SECRET_LENGTH
+
+    assert CREDENTIAL_ENV_VARS == DEFAULT_SECRET_ENV_VARS
+    assert MIN_ENV_VALUE == MIN_SECRET_LENGTH
 
 
 def test_scan_a_missing_path_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -453,12 +521,18 @@ class TestC:
 @pytest.mark.parametrize("x", ["a/b", "c"])
 def test_p(x):
     pass
+
+
+class TestOuter:
+    class TestInner:
+        def test_n(self):
+            pass
 """
 
 
 @pytest.fixture
 def pruned_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Five tests; three goldens and cassettes of tests that no longer exist."""
+    """Six tests; three goldens and cassettes of tests that no longer exist."""
     write(tmp_path / "pytest.ini", "[pytest]\nsnaprun_cassette_dir = tapes\n")
     write(tmp_path / "tests" / "test_a.py", TESTS_A)
     write(tmp_path / "tests" / "sub" / "test_b.py", "def test_b():\n    pass\n")
@@ -469,8 +543,11 @@ def pruned_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "__snapshots__/tests/test_a/test_p[ab].yaml",
         "__snapshots__/tests/test_a/test_p[c].yaml",
         "__snapshots__/tests/sub/test_b/test_b.yaml",
+        "__snapshots__/tests/test_a/TestOuter.TestInner.test_n.yaml",
         "__snapshots__/README.md",
         "tapes/tests/test_a/test_keep.yaml",
+        "tapes/tests/test_a/test_p[a_b].yaml",
+        "tapes/tests/test_a/TestInner.test_n.yaml",
     ]
     unowned = [
         "__snapshots__/tests/test_a/test_renamed.yaml",
@@ -494,7 +571,7 @@ def test_prune_lists_unowned_goldens_and_cassettes_without_deleting(pruned_proje
     result = invoke("prune")
     assert result.exit_code == 0
     assert result.output == (
-        "snaprun prune: 3 files that none of 5 collected tests owns (--delete removes them):\n"
+        "snaprun prune: 3 files that none of 6 collected tests owns (--delete removes them):\n"
         + UNOWNED_LIST
     )
     assert (pruned_project / "__snapshots__/tests/test_gone/test_x.yaml").exists()
@@ -504,7 +581,7 @@ def test_prune_delete_removes_them_and_their_empty_directories(pruned_project: P
     result = invoke("prune", "--delete")
     assert result.exit_code == 0
     assert result.output == (
-        "snaprun prune: deleted 3 files that none of 5 collected tests owns:\n" + UNOWNED_LIST
+        "snaprun prune: deleted 3 files that none of 6 collected tests owns:\n" + UNOWNED_LIST
     )
     assert not (pruned_project / "__snapshots__/tests/test_a/test_renamed.yaml").exists()
     assert not (pruned_project / "__snapshots__/tests/test_gone").exists()
@@ -512,7 +589,7 @@ def test_prune_delete_removes_them_and_their_empty_directories(pruned_project: P
     assert (pruned_project / "__snapshots__/tests/test_a/test_p[ab].yaml").exists()
     assert (pruned_project / "tapes/tests/test_a/test_keep.yaml").exists()
     again = invoke("prune")
-    assert again.output == "snaprun prune: no unused goldens or cassettes (5 collected tests).\n"
+    assert again.output == "snaprun prune: no unused goldens or cassettes (6 collected tests).\n"
 
 
 def test_prune_limits_itself_to_the_paths_it_is_given(pruned_project: Path) -> None:
@@ -534,12 +611,30 @@ def test_prune_deletes_nothing_when_collection_fails(pruned_project: Path) -> No
     assert (pruned_project / "__snapshots__/tests/test_gone/test_x.yaml").exists()
 
 
+def test_prune_tells_cassettes_inside_the_snapshot_dir_from_goldens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "pytest.ini", "[pytest]\nsnaprun_cassette_dir = __snapshots__/tapes\n")
+    write(tmp_path / "tests" / "test_a.py", "def test_x():\n    pass\n")
+    write(tmp_path / "__snapshots__/tests/test_a/test_x.yaml", "runs: []\n")
+    write(tmp_path / "__snapshots__/tapes/tests/test_a/test_x.yaml", "version: 1\n")
+    write(tmp_path / "__snapshots__/tapes/tests/test_a/test_y.yaml", "version: 1\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("prune", "--delete")
+    assert result.output == (
+        "snaprun prune: deleted 1 file that none of 1 collected test owns:\n"
+        "  __snapshots__/tapes/tests/test_a/test_y.yaml\n"
+    )
+    assert (tmp_path / "__snapshots__/tapes/tests/test_a/test_x.yaml").exists()
+    assert (tmp_path / "__snapshots__/tests/test_a/test_x.yaml").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (
             ["-k", "keep"],
-            "snaprun prune: 4 tests were deselected (-k, -m or --deselect); nothing is pruned, "
+            "snaprun prune: 5 tests were deselected (-k, -m or --deselect); nothing is pruned, "
             "since their goldens would look unused.\n",
         ),
         (
@@ -599,6 +694,10 @@ def change_the_golden(root: Path) -> None:
     write(root / GOLDEN, yamlio.dump(golden))
 
 
+CHANGED_EVENT_7 = (
+    '! changed event 7 — message: text "SECOND AGENT: Say something generated" → '
+    '"SECOND AGENT: Which flavour?"'
+)
 REVIEW_OF_THE_CHANGE = f"""\
 ### modified: `{GOLDEN}`
 
@@ -606,7 +705,7 @@ REVIEW_OF_THE_CHANGE = f"""\
 
 ```diff
 @@ run 2 (input "Give me all ice cream types.") @@
-! changed event 7 — message: text "SECOND AGENT: Say something generated" → "SECOND AGENT: Which flavour?"
+{CHANGED_EVENT_7}
 + added event 8 — message user "Vanilla <script>alert(1)</script>"
 ```
 """
@@ -640,18 +739,30 @@ def test_review_compares_a_branch_with_where_it_left_the_base(repo: Path) -> Non
 
 
 def test_review_lists_added_and_deleted_goldens_after_modified_ones(repo: Path) -> None:
-    change_the_golden(repo)
-    small = {"runs": [{"kind": "say", "events": [{"message": {"role": "assistant", "text": "Hi"}}]}]}
-    write(repo / "__snapshots__/tests/test_agent/test_new[x].yaml", yamlio.dump(small))
+    hello = {
+        "runs": [{"kind": "say", "events": [{"message": {"role": "assistant", "text": "Hi"}}]}]
+    }
+    write(repo / "__snapshots__/tests/test_agent/test_say[x].yaml", yamlio.dump(hello))
     git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "two goldens")
+    git(repo, "commit", "-q", "-m", "a second golden")
+    hello["runs"][0]["events"][0]["message"]["text"] = "Hello"
+    write(repo / "__snapshots__/tests/test_agent/test_say[x].yaml", yamlio.dump(hello))
+    write(repo / "__snapshots__/tests/test_agent/test_untracked.yaml", yamlio.dump(hello))
     (repo / GOLDEN).unlink()
-    write(repo / "__snapshots__/tests/test_agent/test_untracked.yaml", yamlio.dump(small))
-    result = invoke("review", "--base", "HEAD~1")
+    result = invoke("review")
     assert result.exit_code == 0
     assert result.output == textwrap.dedent(
         """\
-        ## snaprun review: 2 goldens changed since `HEAD~1`
+        ## snaprun review: 3 goldens changed since `HEAD`
+
+        ### modified: `__snapshots__/tests/test_agent/test_say[x].yaml`
+
+        1 event changed.
+
+        ```diff
+        @@ run 1 (kind "say") @@
+        ! changed event 1 — message: text "Hi" → "Hello"
+        ```
 
         ### added: `__snapshots__/tests/test_agent/test_untracked.yaml`
 
@@ -659,7 +770,7 @@ def test_review_lists_added_and_deleted_goldens_after_modified_ones(repo: Path) 
 
         ```diff
         @@ run 1 (kind "say") @@
-        + message assistant "Hi"
+        + message assistant "Hello"
         ```
 
         ### deleted: `__snapshots__/tests/test_agent/test_order.yaml`

@@ -1,0 +1,187 @@
+"""Credentials in cassettes and goldens: find them line by line, report them masked.
+
+Cassettes are scrubbed when they are recorded, but a cassette recorded by an older version, by
+hand, or with a header the scrubber did not know can still carry a key; a golden can too, when
+an agent echoes its configuration. `snaprun scan` is the last check before such a file is
+committed (it runs as a pre-commit hook), so it looks for shapes of secrets, not for the one
+scrubbing rule that failed. It never prints a secret: a finding shows at most its first four
+characters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+CREDENTIAL_ENV_VARS: Final = (
+    "OPENAI_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GOOGLE_API_KEY",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+)
+
+MIN_ENV_VALUE: Final = 8
+"""Shorter environment values are not looked for: `test` or `1` would match everywhere."""
+
+MASK_CHARS: Final = 4
+"""A finding shows at most this many characters of the secret, and at most a quarter of it."""
+
+# One pattern per shape of secret, most specific first: when two patterns match the same
+# characters (`authorization: Bearer sk-…`), only the first is reported, so one secret is
+# one finding. Group `secret` is the part that is masked.
+_SHAPES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
+    ("sk- key", re.compile(r"(?<![A-Za-z0-9_-])(?P<secret>sk-[A-Za-z0-9_-]{20,})")),
+    (
+        "JWT",
+        re.compile(r"(?P<secret>eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)"),
+    ),
+    (
+        "AWS access key",
+        re.compile(r"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Z0-9])"),
+    ),
+    ("Bearer token", re.compile(r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})")),
+)
+
+# A header (or query parameter, or JSON field) whose value is a credential, with the value on
+# the same line (`api-key: abc`, `"x-api-key": "abc"`) or on the next as a YAML list item
+# (`authorization:` then `- Bearer abc`, how vcrpy writes headers).
+_HEADER: Final = re.compile(
+    r"""(?ix)(?<![A-Za-z0-9_-])["']?(?P<name>x-api-key|api[-_]key|authorization)["']?
+    \s*[:=]\s*(?P<value>.*)$"""
+)
+_LIST_ITEM: Final = re.compile(r"^\s*-\s+(?P<value>.*)$")
+# A header value is a credential when it is one token, optionally after its scheme: prose
+# such as `authorization: required for this tool` in a golden is not.
+_TOKEN: Final = re.compile(
+    r"""(?ix)\s*["'\[]*\s*(?:(?:bearer|basic|token)\s+)?
+    (?P<secret>[A-Za-z0-9._~+/=-]{8,})(?:["'\],}].*)?\s*"""
+)
+# Values that say a secret was there and is gone.
+_PLACEHOLDER: Final = re.compile(
+    r"(?i)redacted|scrubbed|filtered|placeholder|dummy|fake|x{8,}|sk-test|(?:your|my)[-_].*"
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One secret on one line of one file."""
+
+    path: str
+    line: int
+    kind: str
+    masked: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.kind} ({self.masked})"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What `scan_files` looked at and found."""
+
+    findings: list[Finding]
+    files: int
+
+
+def mask(secret: str) -> str:
+    """The first characters of a secret (four at most, a quarter at most) and `…`."""
+    shown = min(MASK_CHARS, len(secret) // 4)
+    return secret[:shown] + "…"
+
+
+def credential_env_names(extra: Sequence[str]) -> list[str]:
+    """The credential variables snaprun knows, then the ones named with `--env`."""
+    return list(dict.fromkeys([*CREDENTIAL_ENV_VARS, *extra]))
+
+
+def secrets_from_env(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
+    """`{value: NAME}` for each named variable set to a value long enough to look for."""
+    values: dict[str, str] = {}
+    for name in names:
+        value = environ.get(name, "").strip()
+        if len(value) >= MIN_ENV_VALUE:
+            values.setdefault(value, name)
+    return values
+
+
+def files_under(paths: Iterable[Path]) -> list[Path]:
+    """The files named, and every file under the directories named, in a stable order."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(child for child in path.rglob("*") if child.is_file())
+        elif path.is_file():
+            files.append(path)
+    return list(dict.fromkeys(files))
+
+
+def scan_files(files: Sequence[Path], env_secrets: Mapping[str, str]) -> Scan:
+    findings: list[Finding] = []
+    scanned = 0
+    for file in files:
+        data = file.read_bytes()
+        if b"\0" in data:
+            continue  # binary: neither a golden nor a cassette
+        scanned += 1
+        text = data.decode("utf-8", errors="replace")
+        findings += scan_text(text, str(file), env_secrets)
+    return Scan(findings=findings, files=scanned)
+
+
+def scan_text(text: str, path: str, env_secrets: Mapping[str, str]) -> list[Finding]:
+    findings: list[Finding] = []
+    header_above: str | None = None
+    # Split on "\n" only: line numbers must be the ones an editor shows.
+    for number, line in enumerate(text.split("\n"), start=1):
+        taken: list[tuple[int, int]] = []
+        for kind, start, end in _line_secrets(line, env_secrets, header_above):
+            if any(start < taken_end and taken_start < end for taken_start, taken_end in taken):
+                continue
+            taken.append((start, end))
+            findings.append(Finding(path, number, kind, mask(line[start:end])))
+        header_above = _bare_header(line)
+    return findings
+
+
+def _line_secrets(
+    line: str, env_secrets: Mapping[str, str], header_above: str | None
+) -> Iterator[tuple[str, int, int]]:
+    """(kind, start, end) of each secret on one line, the most specific kinds first."""
+    for value, name in env_secrets.items():
+        start = line.find(value)
+        while start != -1:
+            yield f"value of ${name}", start, start + len(value)
+            start = line.find(value, start + len(value))
+    for kind, pattern in _SHAPES:
+        for match in pattern.finditer(line):
+            if kind != "Bearer token" or _is_credential(match.group("secret")):
+                yield kind, match.start("secret"), match.end("secret")
+    header = _HEADER.search(line)
+    if header is not None:
+        yield from _header_value(header.group("name"), line, header.start("value"))
+    item = _LIST_ITEM.match(line)
+    if header_above is not None and item is not None:
+        yield from _header_value(header_above, line, item.start("value"))
+
+
+def _header_value(name: str, line: str, start: int) -> Iterator[tuple[str, int, int]]:
+    token = _TOKEN.fullmatch(line, start)
+    if token is not None and _is_credential(token.group("secret")):
+        yield f"{name.lower()} header", token.start("secret"), token.end("secret")
+
+
+def _bare_header(line: str) -> str | None:
+    """The header named on this line when its value follows on the next lines."""
+    header = _HEADER.search(line)
+    if header is None or header.group("value").strip():
+        return None
+    return header.group("name")
+
+
+def _is_credential(value: str) -> bool:
+    return _PLACEHOLDER.fullmatch(value) is None

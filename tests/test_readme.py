@@ -1,0 +1,57 @@
+"""The README's 30-second example, run as written: record once, then replay offline."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from conftest import Project, free_port
+from snaprun.scripted_server import ScriptedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def commands(block: str) -> dict[str, list[str]]:
+    """`pytest …   # comment` lines of a sh block, by their first words."""
+    lines = [line.split("#")[0].strip() for line in block.splitlines()]
+    return {line: shlex.split(line)[1:] for line in lines if line.startswith("pytest")}
+
+
+def test_the_readme_opens_with_the_two_commands() -> None:
+    first = blocks("sh")[0]
+    assert [line.split("#")[0].strip() for line in first.strip().splitlines()] == [
+        "make demo",
+        "make test",
+    ]
+
+
+def test_the_thirty_second_example_records_then_replays_offline(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from examples.seed_replies import SEED_REPLIES
+
+    example = blocks("python")[0]
+    (project.path / "my_agents.py").write_text((ROOT / "examples/seed_agents.py").read_text())
+    project.pytester.makepyfile(test_ice_cream=example)
+    record, replay = commands(blocks("sh")[1]).values()
+
+    port = free_port()
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")  # the "provider"
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-readme-key-0123456789")
+    with ScriptedServer(SEED_REPLIES, port=port):
+        project.run(*record).assert_outcomes(passed=1)
+
+    monkeypatch.delenv("OPENAI_API_KEY")  # CI has no key, and the server is gone
+    project.run(*replay).assert_outcomes(passed=1)
+    golden = (project.path / "__snapshots__/test_ice_cream/test_ice_cream.yaml").read_text()
+    shown = blocks("yaml")[0].split("  …")[0]
+    assert golden.startswith(shown.replace("\n  …", ""))
+    assert golden == (ROOT / "__snapshots__/examples/test_seed/test_ice_cream.yaml").read_text()
