@@ -43,6 +43,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import vcr  # type: ignore[import-untyped]
+import vcr.matchers  # type: ignore[import-untyped]
 import vcr.serialize  # type: ignore[import-untyped]
 from vcr.cassette import Cassette  # type: ignore[import-untyped]
 from vcr.errors import UnhandledHTTPRequestError  # type: ignore[import-untyped]
@@ -221,9 +222,27 @@ def _canonical(data: Json) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _compact(data: Json, ascii_only: bool = False) -> str:
+def _compact(data: Json) -> str:
     """The compact JSON text that OpenAI (and most servers) put in bodies and SSE events."""
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=ascii_only)
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+# How servers lay out the JSON they send. A recorded JSON body or SSE event is kept as data
+# only if one of these renders it back byte for byte; the name is written as json_style
+# unless it is the default, compact.
+_JSON_LAYOUTS: Final[dict[str, dict[str, Any]]] = {
+    "compact": {"separators": (",", ":")},
+    "spaced": {"separators": (", ", ": ")},  # Python's json.dumps defaults
+    "indent2": {"indent": 2, "separators": (",", ": ")},
+}
+JSON_STYLES: Final = tuple(
+    f"{layout}{suffix}" for layout in _JSON_LAYOUTS for suffix in ("", "-ascii")
+)
+
+
+def _render(data: Json, style: str) -> str:
+    layout = _JSON_LAYOUTS[style.removesuffix("-ascii")]
+    return json.dumps(data, ensure_ascii=style.endswith("-ascii"), **layout)
 
 
 def _messages_of(data: Json) -> list[Json] | None:
@@ -250,9 +269,10 @@ def _body_key(request: VcrRequest) -> bytes:
     cached = request.__dict__.get(_KEY_ATTR)
     if cached is not None and cached[0] is body:
         return bytes(cached[1])
-    data = _parse_json(_request_body(request))
+    raw = _request_body(request)
+    data = _parse_json(raw)
     if data is _NOT_JSON:
-        material = b"raw:" + (_request_body(request) or b"")
+        material = b"raw:" + (raw or b"")
     else:
         material = b"json:" + _canonical(data).encode("utf-8", "surrogatepass")
     key = hashlib.blake2b(material, digest_size=16).digest()
@@ -264,6 +284,10 @@ def _body_key(request: VcrRequest) -> bytes:
 def match_body_as_data(r1: VcrRequest, r2: VcrRequest) -> bool:
     """vcrpy matcher: the bodies are equal as JSON data (key order ignored) or as bytes."""
     return _body_key(r1) == _body_key(r2)
+
+
+def _index_key(request: VcrRequest) -> tuple[str, bytes]:
+    return str(request.method), _body_key(request)
 
 
 def _same_target(r1: VcrRequest, r2: VcrRequest) -> bool:
@@ -326,18 +350,21 @@ def _response_sanitizer(kept: frozenset[str]) -> Callable[[VcrResponse], VcrResp
 #     response:
 #       status: 200                 # reason: only when not the standard phrase
 #       headers: {content-type: text/event-stream; charset=utf-8}
+#       sse_common: {id: chatcmpl-1, object: chat.completion.chunk, created: 1, model: m}
 #       sse:                        # or json: / text: / base64:
-#       - {id: chatcmpl-1, object: chat.completion.chunk, choices: [...]}
+#       - {choices: [{index: 0, delta: {content: Hi}, finish_reason: null}]}
 #       - 'data: [DONE]'
 #
 # An SSE body is its events, each followed by a blank line: a mapping is the event
-# "data: <compact JSON>", a string is an event kept verbatim. ``sse_json: ascii`` says the
-# JSON escaped non-ASCII characters; ``sse_tail`` holds text after the last blank line.
-# Every form is checked when written: an interaction that would not load back exactly is
-# written again in a plainer form (text, then base64).
+# "data: <JSON>" (``sse_common`` fields first), a string is an event kept verbatim.
+# ``json_style`` names the JSON layout when it is not compact (see _JSON_LAYOUTS), and
+# ``sse_tail`` holds any text after the last blank line. Every form is checked when written:
+# an interaction that would not load back exactly (the bytes of a response, the data of a
+# request) is written again in a plainer form (text, then base64).
 
 _BODY_FORMS: Final = ("json", "text", "base64")
 _RESPONSE_BODY_FORMS: Final = ("sse", *_BODY_FORMS)
+_SSE_OPTIONS: Final = ("sse_common", "sse_tail")
 
 # How far each interaction is spelled out: pretty data, then verbatim text, then base64.
 _PRETTY, _TEXT, _BASE64 = 0, 1, 2
@@ -403,8 +430,8 @@ def _encode_request(
     return out, canonical
 
 
-def _sse_event_form(event: str, ascii_only: bool) -> Json:
-    """The event as JSON data when it is exactly ``data: <compact JSON object>``."""
+def _sse_event_form(event: str, style: str) -> Json:
+    """The event as JSON data when it is exactly ``data: <JSON object in this style>``."""
     if not event.startswith("data: ") or "\n" in event or "\r" in event:
         return event
     payload = event[len("data: ") :]
@@ -412,7 +439,7 @@ def _sse_event_form(event: str, ascii_only: bool) -> Json:
         data = json.loads(payload)
     except (ValueError, RecursionError):
         return event  # e.g. "data: [DONE]"
-    if isinstance(data, dict) and _compact(data, ascii_only) == payload:
+    if isinstance(data, dict) and _render(data, style) == payload:
         return data
     return event
 
@@ -421,21 +448,48 @@ def _sse_form(text: str) -> dict[str, Any]:
     events = text.split("\n\n")
     tail = events.pop()  # "" when the body ends with a blank line, as SSE bodies do
 
-    def parsed(ascii_only: bool) -> list[Json]:
-        return [_sse_event_form(event, ascii_only) for event in events]
+    def parsed(style: str) -> list[Json]:
+        return [_sse_event_form(event, style) for event in events]
 
-    def data_events(forms: list[Json]) -> int:
-        return sum(isinstance(form, dict) for form in forms)
+    def data_events(style: str) -> int:
+        return sum(isinstance(form, dict) for form in parsed(style))
 
-    utf8, ascii_ = parsed(False), parsed(True)
-    out: dict[str, Any] = {}
-    if data_events(ascii_) > data_events(utf8):
-        out["sse"], out["sse_json"] = ascii_, "ascii"
-    else:
-        out["sse"] = utf8
+    # The style that keeps the most events as data; compact (listed first) on a tie.
+    style = max(JSON_STYLES, key=data_events) if events else "compact"
+    forms = parsed(style)
+    common = _common_fields(forms)
+    out: dict[str, Any] = {"json_style": style} if style != "compact" else {}
+    if common:
+        out["sse_common"] = common
+    out["sse"] = [
+        {k: v for k, v in form.items() if k not in common} if isinstance(form, dict) else form
+        for form in forms
+    ]
     if tail:
         out["sse_tail"] = tail
     return out
+
+
+def _common_fields(forms: Sequence[Json]) -> dict[str, Json]:
+    """The leading fields that every data event has, in the same order with the same values.
+
+    A chat completion chunk starts with id, object, created and model; writing them once per
+    response rather than once per token keeps the file short and the tokens easy to read.
+    """
+    objects = [form for form in forms if isinstance(form, dict)]
+    if len(objects) < 2:
+        return {}
+    keys = [list(obj) for obj in objects]
+    common: dict[str, Json] = {}
+    for position, key in enumerate(keys[0]):
+        value = _canonical(objects[0][key])
+        if not all(
+            len(names) > position and names[position] == key and _canonical(obj[key]) == value
+            for names, obj in zip(keys, objects, strict=True)
+        ):
+            break
+        common[key] = objects[0][key]
+    return common
 
 
 def _response_body_form(body: bytes, content_type: str, level: int) -> dict[str, Any]:
@@ -448,8 +502,9 @@ def _response_body_form(body: bytes, content_type: str, level: int) -> dict[str,
             return _sse_form(text)
         if "json" in content_type:
             data = _parse_json(body)
-            if data is not _NOT_JSON and _compact(data) == text:
-                return {"json": data}
+            for style in JSON_STYLES if data is not _NOT_JSON else ():
+                if _render(data, style) == text:
+                    return {"json": data} | ({"json_style": style} if style != "compact" else {})
     return _bytes_form(body, level)
 
 
@@ -494,6 +549,13 @@ def _fields(
     return value
 
 
+def _mapping(value: object, where: str) -> dict[str, Any]:
+    """A mapping with any keys (headers, metadata)."""
+    if not isinstance(value, dict):
+        raise _FormatError(f"{where} should be a mapping, not {_kind(value)}")
+    return value
+
+
 def _kind(value: object) -> str:
     return "nothing" if value is None else type(value).__name__
 
@@ -523,15 +585,15 @@ def _decode_bytes_form(fields: Mapping[str, Any], form: str, where: str) -> byte
         raise _FormatError(f"{where}.base64 is not base64: {exc}") from None
 
 
-def _json_bytes(data: Json, where: str, ascii_only: bool = False) -> bytes:
+def _json_bytes(data: Json, where: str, style: str = "compact") -> bytes:
     try:
-        return _compact(data, ascii_only).encode("utf-8", "surrogatepass")
+        return _render(data, style).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError) as exc:  # e.g. a YAML date or set written by hand
         raise _FormatError(f"{where} is not JSON data: {exc}") from None
 
 
 def _decode_headers(value: object, where: str) -> dict[str, list[str]]:
-    headers = _fields(value, where, ())
+    headers = _mapping(value, where)
     out: dict[str, list[str]] = {}
     for name, values in headers.items():
         listed = values if isinstance(values, list) else [values]
@@ -566,7 +628,9 @@ def _decode_request(
     return request, data
 
 
-def _with_previous_messages(data: Json, count: object, previous: list[Json] | None, where: str) -> Json:
+def _with_previous_messages(
+    data: Json, count: object, previous: list[Json] | None, where: str
+) -> Json:
     shared: int = _typed(count, int, f"{where}.messages_from_previous")
     available = len(previous) if previous is not None else 0
     if not 0 < shared <= available:
@@ -576,19 +640,21 @@ def _with_previous_messages(data: Json, count: object, previous: list[Json] | No
         )
     messages = _messages_of(data)
     if messages is None or previous is None:
-        raise _FormatError(f"{where}.json lacks the messages list that messages_from_previous extends")
+        raise _FormatError(
+            f"{where}.json lacks the messages list that messages_from_previous extends"
+        )
     return {**data, "messages": previous[:shared] + messages}
 
 
 def _decode_sse(fields: Mapping[str, Any], where: str) -> bytes:
     events = _typed(fields["sse"], list, f"{where}.sse")
-    style = fields.get("sse_json", "utf-8")
-    if style not in ("utf-8", "ascii"):
-        raise _FormatError(f"{where}.sse_json should be ascii or utf-8, not {style!r}")
+    style = _json_style(fields, where)
+    common = _mapping(fields.get("sse_common", {}), f"{where}.sse_common")
     parts: list[bytes] = []
     for index, event in enumerate(events):
         if isinstance(event, dict):
-            data = _json_bytes(event, f"{where}.sse[{index}]", ascii_only=style == "ascii")
+            full = {**common, **event}  # the common fields come first, as they were sent
+            data = _json_bytes(full, f"{where}.sse[{index}]", style)
             parts.append(b"data: " + data + b"\n\n")
         else:
             text: str = _typed(event, str, f"{where}.sse[{index}]")
@@ -597,23 +663,36 @@ def _decode_sse(fields: Mapping[str, Any], where: str) -> bytes:
     return b"".join(parts) + tail.encode("utf-8", "surrogatepass")
 
 
+def _json_style(fields: Mapping[str, Any], where: str) -> str:
+    style = fields.get("json_style", "compact")
+    if style not in JSON_STYLES:
+        raise _FormatError(f"{where}.json_style should be one of {', '.join(JSON_STYLES)}")
+    return str(style)
+
+
 def _decode_response(value: object, where: str) -> dict[str, Any]:
-    optional = ("reason", "headers", "vcr_extra", "sse_json", "sse_tail", *_RESPONSE_BODY_FORMS)
+    optional: tuple[str, ...] = ("reason", "headers", "vcr_extra", "json_style", *_SSE_OPTIONS)
+    optional += _RESPONSE_BODY_FORMS
     fields = _fields(value, where, ("status",), optional)
     code: int = _typed(fields["status"], int, f"{where}.status")
     reason = fields.get("reason", _standard_reason(code))
     if reason is not None:
         _typed(reason, str, f"{where}.reason")
     form = _one_body_form(fields, _RESPONSE_BODY_FORMS, where)
+    stray: list[str] = [option for option in _SSE_OPTIONS if option in fields and form != "sse"]
+    if "json_style" in fields and form not in ("sse", "json"):
+        stray.append("json_style")
+    if stray:
+        raise _FormatError(f"{where} has {', '.join(stray)}, which its body does not use")
     if form == "sse":
         body = _decode_sse(fields, where)
     elif form == "json":
-        body = _json_bytes(fields["json"], f"{where}.json")
+        body = _json_bytes(fields["json"], f"{where}.json", _json_style(fields, where))
     elif form is not None:
         body = _decode_bytes_form(fields, form, where)
     else:
         body = b""
-    extra = _fields(fields.get("vcr_extra", {}), f"{where}.vcr_extra", ())
+    extra = _mapping(fields.get("vcr_extra", {}), f"{where}.vcr_extra")
     return {
         **extra,
         "status": {"code": code, "message": reason},
@@ -642,7 +721,7 @@ def _decode_document(document: object) -> dict[str, Any]:
         interactions.append({"request": request, "response": response})
     out: dict[str, Any] = {"version": FORMAT_VERSION, "interactions": interactions}
     if "metadata" in root:
-        out["metadata"] = _fields(root["metadata"], "metadata", ())
+        out["metadata"] = _mapping(root["metadata"], "metadata")
     return out
 
 
@@ -704,11 +783,17 @@ class CassetteSerializer:
         interactions = list(cassette_dict["interactions"])
         levels = [_PRETTY] * len(interactions)
         while True:
-            text = self._text(interactions, levels, cassette_dict.get("metadata"))
+            try:
+                text = self._text(interactions, levels, cassette_dict.get("metadata"))
+            except ValueError:  # e.g. a lone surrogate in JSON data, which YAML cannot hold
+                if all(level == _BASE64 for level in levels):
+                    raise
+                levels = [min(level + 1, _BASE64) for level in levels]
+                continue
             try:
                 read = self.deserialize(text)["interactions"]
                 lossy = _interaction_differences(interactions, read)
-            except (_FormatError, yamlio.YamlError):
+            except ValueError:  # _FormatError, YamlError
                 lossy = set(range(len(interactions)))
             lossy = {index for index in lossy if levels[index] < _BASE64}
             if not lossy:
@@ -723,7 +808,9 @@ class CassetteSerializer:
         previous: list[str] = []
         for interaction, level in zip(interactions, levels, strict=True):
             request, previous = _encode_request(interaction["request"], previous, level)
-            items.append({"request": request, "response": _encode_response(interaction["response"], level)})
+            items.append(
+                {"request": request, "response": _encode_response(interaction["response"], level)}
+            )
         document: dict[str, Any] = {"version": FORMAT_VERSION, "interactions": items}
         if metadata:
             document["metadata"] = metadata
@@ -749,14 +836,16 @@ def _message_summary(message: Json) -> str:
     role = str(message.get("role", "?"))
     content = message.get("content")
     if isinstance(content, list):
-        content = " ".join(
-            str(part.get("text", "")) for part in content if isinstance(part, dict)
-        )
+        content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
     if isinstance(content, str) and content:
         return f"{role}: {_short(content)!r}"
     calls = message.get("tool_calls")
     if isinstance(calls, list) and calls:
-        names = [str((call.get("function") or {}).get("name", "?")) for call in calls if isinstance(call, dict)]
+        names = [
+            str((call.get("function") or {}).get("name", "?"))
+            for call in calls
+            if isinstance(call, dict)
+        ]
         return f"{role}: calls {', '.join(names)}"
     return role
 
@@ -798,37 +887,34 @@ def _pretty_lines(body: bytes | None) -> list[str]:
         return [f"<{len(body)} bytes of binary data>"]
 
 
-_FEATURES_ATTR: Final = "_snaprun_features"
+# Finding the closest recorded request must stay well inside the fail-fast budget, even for a
+# cassette of hundreds of long requests: only the earliest unplayed ones are compared (in a
+# replay that runs in order, the request a test was expected to make is among them).
+MAX_CLOSEST_CANDIDATES: Final = 40
 
 
-def _features(request: VcrRequest) -> Counter[str]:
-    """The parts of a body to compare for closeness: its top-level fields and its messages.
-
-    Cheap to compute and compare (no diffing), so finding the closest of hundreds of
-    recorded requests stays well under the fail-fast budget. Cached like the match key.
-    """
-    cached = request.__dict__.get(_FEATURES_ATTR)
-    if cached is not None and cached[0] is request.body:
-        features: Counter[str] = cached[1]
-        return features
-    body = _request_body(request)
-    data = _parse_json(body)
-    if isinstance(data, dict):
-        parts = [f"{key}={_canonical(value)}" for key, value in data.items() if key != "messages"]
-        parts += [f"message {_canonical(m)}" for m in _messages_of(data) or []]
-    elif data is not _NOT_JSON:
-        parts = [_canonical(data)]
-    else:
-        parts = (body or b"").decode("utf-8", "replace").splitlines()
-    features = Counter(parts)
-    request.__dict__[_FEATURES_ATTR] = (request.body, features)
-    return features
+def _similarity(a: Json, b: Json) -> float:
+    """How alike two request bodies are, from 0 to 1: the share of equal top-level fields and
+    of equal messages at equal positions. No rendering or diffing, so it is cheap."""
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return 1.0 if a == b else 0.0
+    keys = (set(a) | set(b)) - {"messages"}
+    equal = sum(1 for key in keys if a.get(key) == b.get(key))
+    messages_a, messages_b = _messages_of(a) or [], _messages_of(b) or []
+    equal += sum(1 for x, y in zip(messages_a, messages_b, strict=False) if x == y)
+    return equal / max(len(keys) + max(len(messages_a), len(messages_b)), 1)
 
 
-def _closeness(request: VcrRequest, recorded: VcrRequest) -> float:
-    a, b = _features(request), _features(recorded)
-    shared = sum((a & b).values())
-    return shared / max(a.total(), b.total(), 1) + (1.0 if _same_target(request, recorded) else 0)
+def _closest(request: VcrRequest, candidates: Sequence[tuple[int, VcrRequest]]) -> int:
+    """The index of the candidate most like ``request``; the earliest one on a tie."""
+    data = _parse_json(_request_body(request))
+
+    def score(candidate: tuple[int, VcrRequest]) -> tuple[bool, float, int]:
+        index, recorded = candidate
+        similarity = _similarity(data, _parse_json(_request_body(recorded)))
+        return _same_target(request, recorded), similarity, -index
+
+    return max(candidates, key=score)[0]
 
 
 def _body_diff(recorded: VcrRequest, request: VcrRequest, label: str) -> list[str]:
@@ -860,7 +946,10 @@ class _Context:
 
 
 def _explain_unmatched(
-    request: VcrRequest, data: Sequence[tuple[VcrRequest, Any]], play_counts: Counter[int], context: _Context
+    request: VcrRequest,
+    data: Sequence[tuple[VcrRequest, Any]],
+    play_counts: Counter[int],
+    context: _Context,
 ) -> str:
     played = sum(1 for index in range(len(data)) if play_counts[index])
     lines = [
@@ -883,17 +972,22 @@ def _explain_unmatched(
             f"makes that request more often than when it was recorded."
         )
     elif data:
-        pool = unplayed or list(range(len(data)))
-        closest = max(pool, key=lambda index: (_closeness(request, data[index][0]), -index))
-        which = "not yet replayed" if unplayed else "(all were already replayed)"
+        pool = (unplayed or list(range(len(data))))[:MAX_CLOSEST_CANDIDATES]
+        closest = _closest(request, [(index, data[index][0]) for index in pool])
         lines.append(
-            f"Closest recorded request {which}: #{closest + 1}. Diff, - recorded, + this request:"
+            f"Closest recorded request not yet replayed: #{closest + 1}."
+            if unplayed
+            else f"Every recorded interaction was already replayed; the closest is #{closest + 1}."
         )
+        lines.append("Diff, - recorded, + this request:")
         label = f"#{closest + 1}"
         lines += ["    " + line for line in _body_diff(data[closest][0], request, label)]
     else:
         lines.append("The cassette has no recorded interactions.")
-    lines += ["If the change is intended, record the cassette again:", f"  {context.rerecord_command}"]
+    lines += [
+        "If the change is intended, record the cassette again:",
+        f"  {context.rerecord_command}",
+    ]
     return "\n".join(lines)
 
 
@@ -910,7 +1004,9 @@ def _refusal(request: VcrRequest, message: str) -> VcrResponse:
     """
     body = _request_body(request)
     data = _parse_json(body)
-    error = {"error": {"message": message, "type": _REFUSAL_CODE, "param": None, "code": _REFUSAL_CODE}}
+    error = {
+        "error": {"message": message, "type": _REFUSAL_CODE, "param": None, "code": _REFUSAL_CODE}
+    }
     streaming_chat = (
         urlsplit(request.uri).path.endswith("/chat/completions")
         and isinstance(data, dict)
@@ -982,6 +1078,31 @@ class _ExactCassette(Cassette):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.snaprun_failures: list[str] = []
+        # vcrpy finds a request's responses by running every matcher against every recorded
+        # request, for each request: quadratic over a long conversation. When method and body
+        # are among the matchers, a match needs equal (method, body key), so an index on that
+        # narrows the scan to the (usually one) candidate; the matchers still decide.
+        matchers = set(self._match_on)
+        self._indexed = {vcr.matchers.method, match_body_as_data} <= matchers
+        self._index: dict[tuple[str, bytes], list[int]] = {}
+
+    def append(self, request: VcrRequest, response: VcrResponse) -> None:
+        count = len(self.data)
+        super().append(request, response)  # may drop it (ignored hosts, hooks)
+        for index in range(count, len(self.data)):
+            self._index.setdefault(_index_key(self.data[index][0]), []).append(index)
+
+    def _responses(self, request: VcrRequest) -> Iterator[tuple[int, VcrResponse]]:
+        if not self._indexed:
+            yield from super()._responses(request)
+            return
+        request = self._before_record_request(request)
+        if request is None:
+            return
+        for index in self._index.get(_index_key(request), ()):
+            recorded, response = self.data[index]
+            if vcr.matchers.requests_match(request, recorded, self._match_on):
+                yield index, response
 
     def can_play_response_for(self, request: VcrRequest) -> bool:
         _body_key(request)  # parse once; vcrpy's copies of the request inherit the key
@@ -1026,7 +1147,9 @@ class _MemoryPersister:
             raise CassetteNotFoundError()
         return self.loaded
 
-    def save_cassette(self, cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
+    def save_cassette(
+        self, cassette_path: str, cassette_dict: dict[str, Any], serializer: Any
+    ) -> None:
         self.saved = cassette_dict
 
 
@@ -1272,15 +1395,21 @@ def open_cassette(
             f"snaprun: record mode {record_mode!r} is not one of {', '.join(RECORD_MODES)}"
         )
     path = Path(path)
-    header = f"snaprun cassette for {' '.join(test_id.split())}. Record it again rather than editing it."
+    header = (
+        f"snaprun cassette for {' '.join(test_id.split())}. Record it again rather than editing it."
+    )
     serializer = CassetteSerializer(header=header)
-    loaded = None if record_mode == "rewrite" else _read_cassette(path, serializer, rerecord_command)
+    loaded = (
+        None if record_mode == "rewrite" else _read_cassette(path, serializer, rerecord_command)
+    )
     if loaded is None and record_mode == "none":
         raise CassetteMissing(path, rerecord_command)
     persister = _MemoryPersister(loaded)
     config = _cassette_config(vcr_config, record_mode, serializer, persister, kept_headers, path)
     context = _Context(path, record_mode, rerecord_command)
-    cassette_class = type("SnaprunCassette", (_ExactCassette,), {"context": context})
+    cassette_class: type[_ExactCassette] = type(
+        "SnaprunCassette", (_ExactCassette,), {"context": context}
+    )
     use = CassetteUse(path, record_mode, test_id, rerecord_command)
 
     with cassette_class.use(**config) as cassette:  # patches the HTTP libraries until exit

@@ -153,18 +153,11 @@ def _snaprun_cassette_marker(request: pytest.FixtureRequest) -> None:
 
 
 def cassette_path(item: pytest.Item, config: pytest.Config) -> Path:
-    """`<cassette dir>/<test file without .py>/<test name>.yaml`, like the golden beside it."""
-    root = Path(config.rootpath)
-    test_file = Path(str(item.path))
-    try:
-        relative = test_file.relative_to(root)
-    except ValueError:
-        relative = Path(test_file.name)
-    owner = getattr(item, "cls", None)
-    name = f"{owner.__name__}.{item.name}" if owner is not None else item.name
-    safe = "".join("_" if char in '/\\:*?"<>|' else char for char in name)
-    cassette_dir = str(config.getini("snaprun_cassette_dir"))
-    return root / cassette_dir / relative.with_suffix("") / f"{safe}.yaml"
+    """`<cassette dir>/<test file without .py>/<name>.yaml`: the golden's path, another root."""
+    from .project import golden_name, mirrored_dir
+
+    cassette_dir = Path(config.rootpath) / str(config.getini("snaprun_cassette_dir"))
+    return cassette_dir / mirrored_dir(item.nodeid) / f"{golden_name(item.nodeid)}.yaml"
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ class Project:
         return self.snapshot_dir / mirrored_dir(nodeid) / f"{golden_name(nodeid)}.yaml"
 
     def cassette_of(self, nodeid: str) -> Path:
-        return self.cassette_dir / mirrored_dir(nodeid) / f"{cassette_name(nodeid)}.yaml"
+        return self.cassette_dir / mirrored_dir(nodeid) / f"{golden_name(nodeid)}.yaml"
 
 
 def find_project(start: Path) -> Project:
@@ -111,7 +111,7 @@ def _toml_settings(name: str, document: dict[str, object]) -> dict[str, object] 
 
 
 _MAX_STEM: Final = 255 - len(".yaml")
-_CASSETTE_UNSAFE: Final = frozenset('/\\:*?"<>|')
+_UNSAFE_IN_NAMES: Final = frozenset('/\\:*?"<>|')
 
 
 def split_nodeid(nodeid: str) -> list[str]:
@@ -139,19 +139,9 @@ def golden_name(nodeid: str) -> str:
     kept = "".join(
         char
         for char in name
-        if char not in _CASSETTE_UNSAFE and "C" not in unicodedata.category(char)
+        if char not in _UNSAFE_IN_NAMES and "C" not in unicodedata.category(char)
     )
     return kept[:_MAX_STEM]
-
-
-def cassette_name(nodeid: str) -> str:
-    """`TestC.test_d[x]`: the name plugin.cassette_path gives a test's cassette file.
-
-    Only the innermost class names it, and characters a file name cannot hold become `_`.
-    """
-    parts = split_nodeid(nodeid)
-    name = ".".join(parts[-2:]) if len(parts) > 2 else parts[-1]
-    return "".join("_" if char in _CASSETTE_UNSAFE else char for char in name)
 
 
 def shown(path: Path) -> str:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .project import CommandError, Project, cassette_name, golden_name, mirrored_dir
+from .project import CommandError, Project, golden_name, mirrored_dir
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def unowned(project: Project, collection: Collection) -> list[Path]:
     """Goldens and cassettes in scope that no collected test writes or reads."""
     owners = [
         (project.snapshot_dir, {(mirrored_dir(n), golden_name(n)) for n in collection.nodeids}),
-        (project.cassette_dir, {(mirrored_dir(n), cassette_name(n)) for n in collection.nodeids}),
+        (project.cassette_dir, {(mirrored_dir(n), golden_name(n)) for n in collection.nodeids}),
     ]
     found = []
     for (root, owned), (other, _) in zip(owners, owners[::-1], strict=True):

@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from snaprun import yamlio
 from snaprun.cli import main
-from snaprun.project import Project, cassette_name, golden_name, mirrored_dir
+from snaprun.project import Project, golden_name, mirrored_dir
 from snaprun.scan import CREDENTIAL_ENV_VARS, MIN_ENV_VALUE, mask, scan_text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,11 +254,9 @@ def test_show_reads_the_snapshot_dir_from_the_rootdir_config(
 def test_node_ids_map_to_mirrored_paths() -> None:
     nodeid = "a/test_b.py::TestC::test_d[x]"
     assert mirrored_dir(nodeid) == "a/test_b"
-    assert golden_name(nodeid) == cassette_name(nodeid) == "TestC.test_d[x]"
+    assert golden_name(nodeid) == "TestC.test_d[x]"
     assert golden_name("t.py::TestA::TestB::test_c") == "TestA.TestB.test_c"
-    assert cassette_name("t.py::TestA::TestB::test_c") == "TestB.test_c"
     assert golden_name("t.py::test_p[a/b:c]") == "test_p[abc]"
-    assert cassette_name("t.py::test_p[a/b:c]") == "test_p[a_b_c]"
 
 
 ODD_TESTS = """
@@ -546,8 +544,8 @@ def pruned_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "__snapshots__/tests/test_a/TestOuter.TestInner.test_n.yaml",
         "__snapshots__/README.md",
         "tapes/tests/test_a/test_keep.yaml",
-        "tapes/tests/test_a/test_p[a_b].yaml",
-        "tapes/tests/test_a/TestInner.test_n.yaml",
+        "tapes/tests/test_a/test_p[ab].yaml",
+        "tapes/tests/test_a/TestOuter.TestInner.test_n.yaml",
     ]
     unowned = [
         "__snapshots__/tests/test_a/test_renamed.yaml",

@@ -7,8 +7,8 @@ import shlex
 from pathlib import Path
 
 import pytest
-
 from conftest import Project, free_port
+
 from snaprun.scripted_server import ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[1]
