@@ -325,3 +325,93 @@ async def test_hostile(transcript, golden, llm):
     assert [event["message"]["text"] for event in events] == HOSTILE
     assert "text: |" in golden.read_text(encoding="utf-8")  # multi-line text as a literal block
     project.run().assert_outcomes(passed=1)
+
+
+def test_speech_outside_runs_and_agent_updates(project: Project) -> None:
+    project.write_test(
+        '''
+REPLIES = [
+    Reply(match="Add a note", tool_calls=(ToolCall("add_note", {"text": "call back"}),)),
+    Reply(match="noted", text="Done."),
+    Reply(match="Say goodbye", text="Goodbye!"),
+]
+
+
+@function_tool()
+async def lookup(context: RunContext, query: str) -> str:
+    """Look something up."""
+    return "nothing"
+
+
+class Notes(Agent):
+    def __init__(self):
+        super().__init__(instructions="You keep notes.")
+
+    @function_tool()
+    async def add_note(self, context: RunContext, text: str) -> str:
+        """Add a note."""
+        chat_ctx = self.chat_ctx.copy()
+        chat_ctx.items[:] = [i for i in chat_ctx.items if getattr(i, "text_content", "") != "Welcome back."]
+        chat_ctx.add_message(role="system", content=f"note: {text}")
+        await self.update_chat_ctx(chat_ctx)
+        await self.update_tools([*self.tools, lookup])
+        return "noted"
+
+
+async def test_notes(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Notes())
+        await session.say("Welcome back.")
+        await session.run(user_input="Add a note")
+        await session.generate_reply(instructions="Say goodbye")
+    assert transcript == golden
+'''
+    )
+    project.record().assert_outcomes(passed=1)
+    runs = load(project.golden("test_notes"))["runs"]
+    assert [(run["kind"], run.get("input")) for run in runs] == [
+        ("start", None),
+        ("say", None),
+        ("run", "Add a note"),
+        ("generate_reply", None),
+    ]
+    assert runs[1]["events"] == [
+        {"message": {"role": "assistant", "source": "say", "text": "Welcome back."}}
+    ]
+    updates = [e for e in runs[2]["events"] if {"chat_ctx_updated", "tools_updated"} & set(e)]
+    assert updates[0]["chat_ctx_updated"]["agent"] == "Notes"
+    assert updates[0]["chat_ctx_updated"]["added"] == [
+        {"role": "system", "text": "note: call back"}
+    ]
+    assert updates[0]["chat_ctx_updated"]["removed"] == [
+        {"role": "assistant", "text": "Welcome back."}
+    ]
+    assert updates[-1] == {"tools_updated": {"agent": "Notes", "added": ["lookup"]}}
+    assert runs[3]["events"] == [
+        {"message": {"role": "assistant", "source": "generate_reply", "text": "Goodbye!"}}
+    ]
+    project.run().assert_outcomes(passed=1)
+
+
+def test_a_failed_reply_is_an_explicit_event(project: Project) -> None:
+    project.write_test(
+        """
+REPLIES = []  # the scripted LLM answers 400 to everything: the reply fails
+
+
+class Greeter(Agent):
+    def __init__(self):
+        super().__init__(instructions="You are a greeter.")
+
+
+async def test_fails(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Greeter())
+        await session.generate_reply(instructions="Greet the user")
+    assert transcript == golden
+"""
+    )
+    project.record().assert_outcomes(passed=1)
+    runs = load(project.golden("test_fails"))["runs"]
+    (event,) = runs[1]["events"]
+    assert event["speech_without_message"]["source"] == "generate_reply"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import Project
 
 GREETER = """
@@ -225,3 +227,69 @@ def test_serial_and_xdist_runs_agree(project: Project) -> None:
         replay.assert_outcomes(passed=4)
         replay.stdout.fnmatch_lines(["*1 snapshot unused*"])
     assert gone.exists()
+
+
+TOOL_AGENT = '''
+REPLIES = [
+    Reply(match="Weather?", tool_calls=(ToolCall("weather", {"city": "Paris"}),)),
+    Reply(match="sunny", text="It is sunny in Paris."),
+]
+
+
+class Forecaster(Agent):
+    def __init__(self):
+        super().__init__(instructions="You forecast.")
+
+    @function_tool()
+    async def weather(self, context: RunContext, city: str) -> str:
+        """Weather for a city."""
+        return "sunny"
+
+
+async def test_weather(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Forecaster())
+        await session.run(user_input="Weather?")
+    assert transcript == golden
+'''
+
+
+def _events(golden_text: str) -> tuple[str, list[str], str]:
+    """The run-2 events of a golden as text blocks, with what comes before and after them."""
+    head, rest = golden_text.split("  input: Weather?\n  events:\n")
+    body, tail = rest.split("chat_ctx:\n")
+    blocks = ["  - " + block for block in body.split("  - ")[1:]]
+    return head + "  input: Weather?\n  events:\n", blocks, "chat_ctx:\n" + tail
+
+
+# Each edit of the golden's run 2 [user, function_call, output, reply], and what it reports.
+EDITS = {
+    "removed": (
+        lambda b: b[:1] + b[2:],
+        'unexpected event 2 — function_call weather {"city": "Paris"}',
+    ),
+    "duplicated": (
+        lambda b: b + b[3:],
+        'missing event 5 — message assistant "It is sunny in Paris."',
+    ),
+    "changed": (
+        lambda b: b[:2] + [b[2].replace("sunny", "rainy")] + b[3:],
+        'changed event 3 — function_call_output: output "rainy" → "sunny"',
+    ),
+    "swapped": (lambda b: [b[0], b[2], b[1], b[3]], "moved event"),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_an_edited_golden_is_reported_event_by_event(project: Project, edit: str) -> None:
+    project.write_test(TOOL_AGENT)
+    project.record().assert_outcomes(passed=1)
+    golden = project.golden("test_weather")
+    head, blocks, tail = _events(golden.read_text())
+    assert len(blocks) == 4
+    change, message = EDITS[edit]
+    golden.write_text(head + "".join(change(blocks)) + tail)
+    for args in ([], ["-vv"]):
+        result = project.run(*args)
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines([f'*run 2 (input "Weather?"): {message}*'])
