@@ -249,6 +249,23 @@ async def test_long_conversation_fails_fast_at_the_changed_turn(
     assert len(message.splitlines()) < 40  # the diff shows the change, not the history
 
 
+async def test_follow_up_of_a_refused_request_points_to_it(
+    server: ScriptedServer, path: Path
+) -> None:
+    await record(path, server, FIRST, SECOND)
+    changed = messages("What's the weather?", system="You are grumpy.")
+    with pytest.raises(UnmatchedRequest), cassette(path) as use:
+        with contextlib.suppress(openai.APIError):
+            await chat(server.base_url, changed)
+        # An agent keeps the refusal's one visible chunk as the assistant's reply.
+        follow_up = [*changed, {"role": "assistant", "content": cassettes.REFUSAL_TEXT}]
+        with contextlib.suppress(openai.APIError):
+            await chat(server.base_url, [*follow_up, {"role": "user", "content": "thanks!"}])
+    first, second = use.unmatched_requests()
+    assert "Diff" in first
+    assert "earlier refused request" in second and "Diff" not in second
+
+
 async def test_unrecorded_non_streaming_request_gets_400_without_retries(
     server: ScriptedServer, path: Path
 ) -> None:

@@ -351,7 +351,8 @@ class Notes(Agent):
     async def add_note(self, context: RunContext, text: str) -> str:
         """Add a note."""
         chat_ctx = self.chat_ctx.copy()
-        chat_ctx.items[:] = [i for i in chat_ctx.items if getattr(i, "text_content", "") != "Welcome back."]
+        items = chat_ctx.items
+        items[:] = [i for i in items if getattr(i, "text_content", "") != "Welcome back."]
         chat_ctx.add_message(role="system", content=f"note: {text}")
         await self.update_chat_ctx(chat_ctx)
         await self.update_tools([*self.tools, lookup])
