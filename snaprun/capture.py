@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -423,9 +424,7 @@ def _patches(capture: Capture) -> list[tuple[type, str, Any]]:
         token = _current_run.set(run)
         try:
             try:
-                result = await asyncio.wait_for(
-                    session_start(self, agent, *args, **kwargs), capture.settle_timeout
-                )
+                result = await _bounded(session_start(self, agent, *args, **kwargs), capture)
             except asyncio.TimeoutError:
                 raise CaptureTimeout(_start_timeout_message(capture, kwargs)) from None
         finally:
@@ -515,6 +514,14 @@ def _patches(capture: Capture) -> list[tuple[type, str, Any]]:
         (Agent, "update_instructions", functools.wraps(update_instructions)(instructions_wrapper)),
         (Agent, "update_tools", functools.wraps(update_tools)(tools_wrapper)),
     ]
+
+
+async def _bounded(awaitable: Awaitable[Any], capture: Capture) -> Any:
+    if sys.version_info >= (3, 11):
+        # Unlike wait_for, this keeps livekit's start() in the test's own task and context.
+        async with asyncio.timeout(capture.settle_timeout):
+            return await awaitable
+    return await asyncio.wait_for(awaitable, capture.settle_timeout)
 
 
 def _start_timeout_message(capture: Capture, kwargs: dict[str, Any]) -> str:

@@ -62,3 +62,35 @@ def test_snaprun_timeline_holds_the_on_enter_reply_once_on_every_version(
     committed = EXAMPLES.parent / "__snapshots__/examples/test_seed/test_ice_cream.yaml"
     assert golden == committed.read_text()
     assert golden.count("text: Say something generated") == 2  # run 1 and the final chat_ctx
+
+
+SILENT_START = """
+class Silent(Agent):
+    def __init__(self):
+        super().__init__(instructions="Wait for the user.")
+
+
+async def test_silent(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Silent(), capture_run=True)
+    assert transcript == golden
+"""
+
+
+def test_a_start_that_never_returns_fails_in_bounded_time_naming_the_cause(
+    project: Project,
+) -> None:
+    project.pytester.makeini("[pytest]\nasyncio_mode = auto\nsnaprun_settle_timeout = 2\n")
+    project.write_test(SILENT_START)
+    result = project.record()
+    if LIVEKIT >= (1, 7):
+        result.assert_outcomes(passed=1)  # fixed upstream: start returns at once
+        return
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*snaprun: session.start() did not return within 2 s. livekit-agents before 1.7.0 "
+            "never completes start(capture_run=True) when the agent's on_enter produces no "
+            "speech (livekit/agents#6872)*"
+        ]
+    )
