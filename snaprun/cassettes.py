@@ -57,6 +57,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KEPT_HEADERS",
     "RECORD_MODES",
+    "REFUSAL_TEXT",
     "CassetteCorrupt",
     "CassetteError",
     "CassetteMissing",
@@ -65,6 +66,7 @@ __all__ = [
     "InvalidCassetteConfig",
     "SecretInCassette",
     "UnmatchedRequest",
+    "match_body_as_data",
     "open_cassette",
 ]
 
@@ -965,7 +967,12 @@ def _explain_unmatched(
         if play_counts[index] and _same_target(recorded, request) and _body_key(recorded) == key
     ]
     unplayed = [index for index in range(len(data)) if not play_counts[index]]
-    if twins:
+    if REFUSAL_TEXT.encode() in (_request_body(request) or b""):
+        lines.append(
+            "It carries the answer to an earlier refused request (see that one first): "
+            "this one cannot match until the earlier one does."
+        )
+    elif twins:
         lines.append(
             f"It is identical to recorded interaction #{twins[0] + 1}, which was already "
             f"replayed: each recorded interaction is replayed exactly once, and this test "
@@ -1071,6 +1078,7 @@ class _ExactCassette(Cassette):  # type: ignore[misc]
     vcrpy's HTTP stubs ask ``can_play_response_for`` and then call ``play_response``; raising
     is left for when neither replay nor recording is possible. Claiming those requests here
     lets ``play_response`` return the refusal (see ``_refusal``) for every stubbed library.
+    It also indexes the recorded requests, so finding a response does not scan them all.
     """
 
     context: _Context  # set on a per-use subclass, so it exists before any request
