@@ -21,10 +21,13 @@ $(LEGACY_VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/pytest examples -q -p no:randomly
+	$(VENV)/bin/pytest examples -q
 	@echo
 	@echo "== __snapshots__/examples/test_seed/test_ice_cream.yaml =="
 	@cat __snapshots__/examples/test_seed/test_ice_cream.yaml
+	@echo
+	@echo "== snaprun show examples/test_seed.py::test_ice_cream =="
+	@$(VENV)/bin/snaprun show examples/test_seed.py::test_ice_cream
 
 test: $(VENV)/.installed
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
