@@ -100,7 +100,7 @@ class SessionRecorder:
         self.problems: list[str] = []
         self._sources: dict[str, str] = {}  # speech handle id -> say / generate_reply
         self._after_tools: set[str] = set()  # speech handles whose tool outputs came back
-        self._items_of_handle: dict[str, int] = {}
+        self._handles_with_items: set[str] = set()  # speeches that added to the chat
         self._pending_outputs: dict[str, llm.FunctionCallOutput] = {}
         session.on("speech_created", self._on_speech_created)
         session.on("conversation_item_added", self._on_conversation_item)
@@ -131,14 +131,11 @@ class SessionRecorder:
     def _on_speech_created(self, ev: Any) -> None:
         handle = ev.speech_handle
         self._sources[handle.id] = ev.source
-        self._items_of_handle[handle.id] = 0
         self.current_run().handles.append(handle)
-        handle._add_item_added_callback(functools.partial(self._on_speech_item, handle))
+        # livekit hands each speech's items (messages, tool calls and outputs) to callbacks
+        # like this one: it is how RunResult collects them too.
+        handle._add_item_added_callback(lambda item: self._on_item(item, handle))
         handle.add_done_callback(self._on_speech_done)
-
-    def _on_speech_item(self, handle: Any, item: llm.ChatItem) -> None:
-        self._items_of_handle[handle.id] = self._items_of_handle.get(handle.id, 0) + 1
-        self._on_item(item, handle)
 
     def _on_conversation_item(self, ev: Any) -> None:
         item = ev.item
@@ -151,6 +148,8 @@ class SessionRecorder:
         self._on_item(item, agent_activity._SpeechHandleContextVar.get(None))
 
     def _on_item(self, item: Any, handle: Any) -> None:
+        if handle is not None:
+            self._handles_with_items.add(handle.id)
         if item.id in self._seen or item.type == "agent_handoff":
             return  # handoffs are recorded where the next activity starts, on every version
         self._seen.add(item.id)
@@ -172,8 +171,6 @@ class SessionRecorder:
             # Parallel tools finish in whatever order they finish; outputs are written in call
             # order when livekit reports the batch, so the golden does not depend on timing.
             self._pending_outputs[item.call_id] = item
-        if handle is not None and item.type != "message":
-            self._items_of_handle[handle.id] = self._items_of_handle.get(handle.id, 0) + 1
 
     def _source_of(self, handle: Any) -> str | None:
         if handle is None:
@@ -206,7 +203,7 @@ class SessionRecorder:
     def _on_speech_done(self, handle: Any) -> None:
         for call_id in list(self._pending_outputs):
             self._record_output(self._pending_outputs.pop(call_id))
-        if self._items_of_handle.get(handle.id):
+        if handle.id in self._handles_with_items:
             return
         failed = getattr(handle, "exception", lambda: None)() is not None
         outcome = "interrupted" if handle.interrupted else "failed" if failed else "no_message"
