@@ -353,16 +353,25 @@ class Capture:
             self.explained_refusals = True
             raise CaptureProblem("\n\n".join(refused))
         problems = [p for r in self.sessions for p in r.problems + r.missing_from_timeline()]
+        mismatches = []
         if self.run_result_check != "off":
             mismatches = [p for r in self.sessions for p in r.run_result_problems()]
-            if self.run_result_check == "fail":
-                problems += mismatches
-            for mismatch in mismatches if self.run_result_check == "warn" else ():
+        if self.run_result_check == "warn":
+            for mismatch in mismatches:
                 warnings.warn(f"snaprun: {mismatch}", stacklevel=2)
-        if problems:
+            mismatches = []
+        if problems or mismatches:
+            hint = (
+                [
+                    "(snaprun_runresult_check = warn in your pytest ini turns RunResult mismatches "
+                    "into warnings)"
+                ]
+                if mismatches
+                else []
+            )
             raise CaptureProblem(
-                "snaprun: the capture of this test's sessions is not trustworthy:\n"
-                + "\n".join(f"  {problem}" for problem in problems)
+                "snaprun: this test's capture cannot be compared with its golden:\n"
+                + "\n".join(f"  {line}" for line in [*problems, *mismatches, *hint])
             )
 
     @contextmanager
