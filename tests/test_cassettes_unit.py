@@ -22,7 +22,7 @@ import vcr.serialize
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snaprun import cassettes, yamlio
+from snaprun import cassettes, http_bodies, yamlio
 from snaprun.cassettes import (
     DEFAULT_SECRET_ENV_VARS,
     CassetteCorrupt,
@@ -600,14 +600,14 @@ async def test_replay_parses_each_recorded_body_once(
     conversations = [messages(f"weather {n}?") for n in range(30)]
     await record(path, server, *conversations)
     parses = 0
-    real_parse = cassettes._parse_json
+    real_parse = http_bodies.parse_json
 
     def counting_parse(body: bytes | None) -> Any:
         nonlocal parses
         parses += 1
         return real_parse(body)
 
-    monkeypatch.setattr(cassettes, "_parse_json", counting_parse)
+    monkeypatch.setattr(http_bodies, "parse_json", counting_parse)
     with cassette(path) as use:
         for conversation in conversations:
             await chat(server.base_url, conversation)

@@ -1,0 +1,348 @@
+"""The cassette file format: a vcrpy serializer that writes readable, compact YAML.
+
+::
+
+  version: 1
+  interactions:
+  - request:
+      method: POST
+      uri: https://api.openai.com/v1/chat/completions
+      headers: {content-type: application/json}
+      messages_from_previous: 3   # the previous request's first 3 messages, then these
+      json: {model: ..., messages: [...], stream: true}   # or text: / base64:
+    response:
+      status: 200                 # reason: only when not the standard phrase
+      headers: {content-type: text/event-stream; charset=utf-8}
+      sse_common: {id: chatcmpl-1, object: chat.completion.chunk, created: 1, model: m}
+      sse:                        # or json: / text: / base64:
+      - {choices: [{index: 0, delta: {content: Hi}, finish_reason: null}]}
+      - 'data: [DONE]'
+
+Each request's chat ``messages`` are a delta against the previous request's, so a long
+conversation grows linearly rather than quadratically. How one body is written (``json``,
+``sse``, ``text``, ``base64``) is :mod:`snaprun.body_forms`. Every form is checked when
+written: an interaction that would not load back exactly (the bytes of a response, the data
+of a request) is written again in a plainer form (text, then base64).
+"""
+
+from __future__ import annotations
+
+import http
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Final
+
+from . import yamlio
+from .body_forms import (
+    BASE64,
+    BODY_FORMS,
+    PRETTY,
+    RESPONSE_BODY_KEYS,
+    FormatError,
+    bytes_form,
+    checked,
+    checked_mapping,
+    decode_bytes_form,
+    decode_response_body,
+    json_bytes,
+    one_body_form,
+    response_body_form,
+)
+from .http_bodies import (
+    NOT_JSON,
+    Json,
+    as_bytes,
+    canonical_json,
+    messages_of,
+    parse_json,
+    response_body,
+)
+
+FORMAT_VERSION: Final = 1
+
+
+# ---- writing -----------------------------------------------------------------------------
+
+
+def _header_values(values: Any) -> list[Any]:
+    """A header's values as a list (a hook may have left a single value)."""
+    return list(values) if isinstance(values, list | tuple) else [values]
+
+
+def _headers_form(headers: Mapping[str, Any]) -> dict[str, Any]:
+    """vcrpy keeps each header as a list of values; one value is written as a plain string."""
+    out: dict[str, Any] = {}
+    for name, values in headers.items():
+        listed = _header_values(values)
+        out[str(name)] = listed[0] if len(listed) == 1 else listed
+    return out
+
+
+def _content_type(headers: Mapping[str, Any]) -> str:
+    for name, values in headers.items():
+        if name.lower() == "content-type":
+            listed = _header_values(values)
+            return str(listed[0]).lower() if listed else ""
+    return ""
+
+
+def _shared_prefix(previous: Sequence[str], current: Sequence[str]) -> int:
+    count = 0
+    for old, new in zip(previous, current, strict=False):
+        if old != new:
+            break
+        count += 1
+    return count
+
+
+def _encode_request(
+    request: Mapping[str, Any], previous: Sequence[str], level: int
+) -> tuple[dict[str, Any], list[str]]:
+    """One request in file form, and its messages (canonical JSON) for the next one's delta."""
+    out: dict[str, Any] = {"method": request["method"], "uri": request["uri"]}
+    headers = _headers_form(request.get("headers") or {})
+    if headers:
+        out["headers"] = headers
+    body = as_bytes(request.get("body"))
+    data = parse_json(body)
+    messages = messages_of(data)
+    canonical = [canonical_json(message) for message in messages] if messages is not None else []
+    if body is None:
+        return out, canonical
+    if level == PRETTY and data is not NOT_JSON:
+        shared = _shared_prefix(previous, canonical)
+        if shared:  # only a body with messages shares any
+            data = {**data, "messages": data["messages"][shared:]}
+            out["messages_from_previous"] = shared
+        out["json"] = data
+        return out, canonical
+    out.update(bytes_form(body, level))
+    return out, canonical
+
+
+def _encode_response(response: Mapping[str, Any], level: int) -> dict[str, Any]:
+    status = response["status"]
+    code = int(status["code"])
+    out: dict[str, Any] = {"status": code}
+    if status.get("message") != _standard_reason(code):
+        out["reason"] = status.get("message")
+    headers = _headers_form(response.get("headers") or {})
+    if headers:
+        out["headers"] = headers
+    extra = {k: v for k, v in response.items() if k not in ("status", "headers", "body")}
+    if extra:  # e.g. the "url" vcrpy's aiohttp stub records
+        out["vcr_extra"] = extra
+    out.update(response_body_form(response_body(response), _content_type(headers), level))
+    return out
+
+
+def _standard_reason(code: int) -> str:
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return ""
+
+
+# ---- reading -----------------------------------------------------------------------------
+
+
+def _fields(
+    value: object, where: str, required: Collection[str], optional: Collection[str] = ()
+) -> dict[str, Any]:
+    fields = checked_mapping(value, where)
+    missing = [key for key in required if key not in fields]
+    if missing:
+        raise FormatError(f"{where} lacks {', '.join(missing)}")
+    unknown = [str(key) for key in fields if key not in required and key not in optional]
+    if unknown:
+        raise FormatError(f"{where} has unexpected key(s) {', '.join(unknown)}")
+    return fields
+
+
+def _decode_headers(value: object, where: str) -> dict[str, list[str]]:
+    headers = checked_mapping(value, where)
+    out: dict[str, list[str]] = {}
+    for name, values in headers.items():
+        listed = values if isinstance(values, list) else [values]
+        out[str(name)] = [checked(v, str, f"{where}.{name}") for v in listed]
+    return out
+
+
+def _decode_request(
+    value: object, where: str, previous: list[Json] | None
+) -> tuple[dict[str, Any], Json]:
+    """vcrpy's request dict, and the body's JSON data (for the next request's delta)."""
+    optional = ("headers", "messages_from_previous", *BODY_FORMS)
+    fields = _fields(value, where, ("method", "uri"), optional)
+    request = {
+        "method": checked(fields["method"], str, f"{where}.method"),
+        "uri": checked(fields["uri"], str, f"{where}.uri"),
+        "headers": _decode_headers(fields.get("headers", {}), f"{where}.headers"),
+        "body": None,
+    }
+    form = one_body_form(fields, BODY_FORMS, where)
+    if "messages_from_previous" in fields and form != "json":
+        raise FormatError(f"{where}.messages_from_previous needs a json body")
+    if form is None:
+        return request, NOT_JSON
+    if form != "json":
+        request["body"] = decode_bytes_form(fields, form, where)
+        return request, parse_json(request["body"])
+    data = fields["json"]
+    if "messages_from_previous" in fields:
+        data = _with_previous_messages(data, fields["messages_from_previous"], previous, where)
+    request["body"] = json_bytes(data, f"{where}.json")
+    return request, data
+
+
+def _with_previous_messages(
+    data: Json, count: object, previous: list[Json] | None, where: str
+) -> Json:
+    shared: int = checked(count, int, f"{where}.messages_from_previous")
+    available = len(previous) if previous is not None else 0
+    if not 0 < shared <= available:
+        raise FormatError(
+            f"{where}.messages_from_previous is {shared}, but the previous request has "
+            f"{available} message(s)"
+        )
+    messages = messages_of(data)
+    if messages is None or previous is None:
+        raise FormatError(
+            f"{where}.json lacks the messages list that messages_from_previous extends"
+        )
+    return {**data, "messages": previous[:shared] + messages}
+
+
+def _decode_response(value: object, where: str) -> dict[str, Any]:
+    optional = ("reason", "headers", "vcr_extra", *RESPONSE_BODY_KEYS)
+    fields = _fields(value, where, ("status",), optional)
+    code: int = checked(fields["status"], int, f"{where}.status")
+    reason = fields.get("reason", _standard_reason(code))
+    if reason is not None:
+        checked(reason, str, f"{where}.reason")
+    body = decode_response_body(fields, where)
+    extra = checked_mapping(fields.get("vcr_extra", {}), f"{where}.vcr_extra")
+    return {
+        **extra,
+        "status": {"code": code, "message": reason},
+        "headers": _decode_headers(fields.get("headers", {}), f"{where}.headers"),
+        "body": {"string": body},
+    }
+
+
+def _decode_document(document: object) -> dict[str, Any]:
+    """vcrpy's cassette dict ({"interactions": [{"request", "response"}]}) from file data."""
+    root = _fields(document, "the cassette", ("version", "interactions"), ("metadata",))
+    if root["version"] != FORMAT_VERSION:
+        raise FormatError(
+            f"format version {root['version']!r} is not the one this snaprun reads "
+            f"({FORMAT_VERSION})"
+        )
+    items = checked(root["interactions"], list, "interactions")
+    interactions: list[dict[str, Any]] = []
+    previous: list[Json] | None = None
+    for index, item in enumerate(items):
+        where = f"interactions[{index}]"
+        fields = _fields(item, where, ("request", "response"))
+        request, data = _decode_request(fields["request"], f"{where}.request", previous)
+        response = _decode_response(fields["response"], f"{where}.response")
+        previous = messages_of(data)
+        interactions.append({"request": request, "response": response})
+    out: dict[str, Any] = {"version": FORMAT_VERSION, "interactions": interactions}
+    if "metadata" in root:
+        out["metadata"] = checked_mapping(root["metadata"], "metadata")
+    return out
+
+
+# ---- the serializer ----------------------------------------------------------------------
+
+
+def _interaction_differences(
+    written: Sequence[Mapping[str, Any]], read: Sequence[Mapping[str, Any]]
+) -> set[int]:
+    """Indices of interactions that do not read back as they were written."""
+    if len(written) != len(read):
+        return set(range(len(written)))
+    return {
+        index
+        for index, (a, b) in enumerate(zip(written, read, strict=True))
+        if not (
+            _same_request(a["request"], b["request"])
+            and _same_response(a["response"], b["response"])
+        )
+    }
+
+
+def _same_request(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    body_a, body_b = as_bytes(a.get("body")), as_bytes(b.get("body"))
+    data_a, data_b = parse_json(body_a), parse_json(body_b)
+    if data_a is NOT_JSON or data_b is NOT_JSON:
+        same_body = body_a == body_b
+    else:  # requests are matched as data, so only the data has to survive
+        same_body = canonical_json(data_a) == canonical_json(data_b)
+    return same_body and (a["method"], a["uri"]) == (b["method"], b["uri"]) and _same_headers(a, b)
+
+
+def _same_response(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    rest_a = {k: v for k, v in a.items() if k not in ("headers", "body")}
+    rest_b = {k: v for k, v in b.items() if k not in ("headers", "body")}
+    return (
+        response_body(a) == response_body(b)  # replay must give the recorded bytes exactly
+        and rest_a == rest_b
+        and _same_headers(a, b)
+    )
+
+
+def _same_headers(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    return _headers_form(a.get("headers") or {}) == _headers_form(b.get("headers") or {})
+
+
+class CassetteSerializer:
+    """vcrpy serializer for snaprun's cassette format (see the module notes).
+
+    vcrpy calls ``serialize`` with ``{"version", "interactions": [{"request", "response"}]}``
+    in its own shape and expects ``deserialize`` to give that shape back.
+    """
+
+    def __init__(self, header: str = "") -> None:
+        # Comment lines put at the top of the file, for the humans reading it.
+        self.header = "".join(f"# {line}\n" for line in header.splitlines())
+
+    def serialize(self, cassette_dict: Mapping[str, Any]) -> str:
+        interactions = list(cassette_dict["interactions"])
+        levels = [PRETTY] * len(interactions)
+        while True:
+            try:
+                text = self._text(interactions, levels, cassette_dict.get("metadata"))
+            except ValueError:  # e.g. a lone surrogate in JSON data, which YAML cannot hold
+                if all(level == BASE64 for level in levels):
+                    raise
+                levels = [min(level + 1, BASE64) for level in levels]
+                continue
+            try:
+                read = self.deserialize(text)["interactions"]
+                lossy = _interaction_differences(interactions, read)
+            except ValueError:  # FormatError, YamlError
+                lossy = set(range(len(interactions)))
+            lossy = {index for index in lossy if levels[index] < BASE64}
+            if not lossy:
+                return text
+            for index in lossy:
+                levels[index] += 1
+
+    def _text(
+        self, interactions: Sequence[Mapping[str, Any]], levels: Sequence[int], metadata: object
+    ) -> str:
+        items: list[dict[str, Any]] = []
+        previous: list[str] = []
+        for interaction, level in zip(interactions, levels, strict=True):
+            request, previous = _encode_request(interaction["request"], previous, level)
+            items.append(
+                {"request": request, "response": _encode_response(interaction["response"], level)}
+            )
+        document: dict[str, Any] = {"version": FORMAT_VERSION, "interactions": items}
+        if metadata:
+            document["metadata"] = metadata
+        return self.header + yamlio.dump(document)
+
+    def deserialize(self, text: str) -> dict[str, Any]:
+        return _decode_document(yamlio.load(text))

@@ -1,0 +1,112 @@
+"""HTTP bodies as data: a body that is JSON is compared, stored and diffed as the data it holds.
+
+Requests are matched as data (key order ignored, see :func:`match_body_as_data`), and the
+cassette file keeps JSON bodies as YAML data, rebuilt byte for byte in the layout the server
+used (see :data:`JSON_STYLES`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from vcr.util import read_body  # type: ignore[import-untyped]
+
+Json = Any  # a value json.loads can return
+VcrRequest = Any  # vcr.request.Request (vcrpy is untyped)
+VcrResponse = dict[str, Any]  # vcrpy's recorded response: status, headers, body
+
+NOT_JSON: Final = object()  # what parse_json returns for a body that is not JSON
+
+
+def as_bytes(body: object) -> bytes | None:
+    """vcrpy hands bodies around as str or bytes (or None); work on bytes."""
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, bytearray | memoryview):
+        return bytes(body)
+    raise TypeError(f"unsupported body type {type(body).__name__}")
+
+
+def parse_json(body: bytes | None) -> Json:
+    """The body as JSON data, or NOT_JSON."""
+    if not body:
+        return NOT_JSON
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # also UnicodeDecodeError
+        return NOT_JSON
+
+
+def canonical_json(data: Json) -> str:
+    """JSON text that is equal for equal data, whatever the key order."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# How servers lay out the JSON they send. A recorded JSON body or SSE event is kept as data
+# only if one of these renders it back byte for byte; the name is written as json_style
+# unless it is the default, compact (what OpenAI and most servers send).
+_JSON_LAYOUTS: Final[dict[str, dict[str, Any]]] = {
+    "compact": {"separators": (",", ":")},
+    "spaced": {"separators": (", ", ": ")},  # Python's json.dumps defaults
+    "indent2": {"indent": 2, "separators": (",", ": ")},
+}
+JSON_STYLES: Final = tuple(
+    f"{layout}{suffix}" for layout in _JSON_LAYOUTS for suffix in ("", "-ascii")
+)
+
+
+def render_json(data: Json, style: str = "compact") -> str:
+    """``data`` as JSON text in one of JSON_STYLES."""
+    layout = _JSON_LAYOUTS[style.removesuffix("-ascii")]
+    return json.dumps(data, ensure_ascii=style.endswith("-ascii"), **layout)
+
+
+def messages_of(data: Json) -> list[Json] | None:
+    """The chat ``messages`` list of a request body, if it has one."""
+    if isinstance(data, dict) and isinstance(data.get("messages"), list):
+        messages: list[Json] = data["messages"]
+        return messages
+    return None
+
+
+def request_body(request: VcrRequest) -> bytes | None:
+    return as_bytes(read_body(request))
+
+
+def response_body(response: Mapping[str, Any]) -> bytes:
+    """The body of vcrpy's recorded response; b"" when it has none."""
+    return as_bytes((response.get("body") or {}).get("string")) or b""
+
+
+# Matching parses each body once: the key is cached on the vcrpy Request object, next to the
+# body it was computed from. vcrpy deep-copies requests before matching; the copies share
+# the (immutable) body bytes and so inherit the cached key.
+_KEY_ATTR: Final = "_snaprun_body_key"
+
+
+def body_key(request: VcrRequest) -> bytes:
+    """A digest of the body as data: equal for JSON bodies that differ only in key order."""
+    body = request.body
+    cached = request.__dict__.get(_KEY_ATTR)
+    if cached is not None and cached[0] is body:
+        return bytes(cached[1])
+    raw = request_body(request)
+    data = parse_json(raw)
+    if data is NOT_JSON:
+        material = b"raw:" + (raw or b"")
+    else:
+        material = b"json:" + canonical_json(data).encode("utf-8", "surrogatepass")
+    key = hashlib.blake2b(material, digest_size=16).digest()
+    if body is None or isinstance(body, bytes):  # file and iterator bodies are re-read
+        request.__dict__[_KEY_ATTR] = (body, key)
+    return key
+
+
+def match_body_as_data(r1: VcrRequest, r2: VcrRequest) -> bool:
+    """vcrpy matcher: the bodies are equal as JSON data (key order ignored) or as bytes."""
+    return body_key(r1) == body_key(r2)
