@@ -773,3 +773,18 @@ async def test_vcr_config_hooks_run_before_snaprun_sanitizers(
     assert isinstance(use, CassetteUse) and use.written
     assert seen and seen[0] == f"Bearer {API_KEY}"  # the user's hook saw the real request
     assert "authorization" not in path.read_text().lower()
+
+
+def test_the_order_of_tools_in_a_request_does_not_matter() -> None:
+    from vcr.request import Request
+
+    from snaprun.http_bodies import match_body_as_data
+
+    def request(*names: str, model: str = "gpt-4.1") -> Request:
+        tools = [{"type": "function", "function": {"name": name}} for name in names]
+        body = json.dumps({"model": model, "tools": tools}).encode()
+        return Request("POST", "http://127.0.0.1:1/v1/chat/completions", body, {})
+
+    assert match_body_as_data(request("a", "b"), request("b", "a"))
+    assert not match_body_as_data(request("a", "b"), request("a", "c"))
+    assert not match_body_as_data(request("a", "b"), request("b", "a", model="other"))
