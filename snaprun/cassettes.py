@@ -54,6 +54,7 @@ from .cassette_errors import (
 from .cassette_format import FORMAT_VERSION, CassetteSerializer
 from .http_bodies import match_body_as_data, request_body, response_body
 from .replay import REFUSAL_TEXT, CassetteContext, ExactCassette, request_summary
+from .scan import CREDENTIAL_ENV_VARS, MIN_ENV_VALUE
 from .vcr_config import MemoryPersister, cassette_config
 
 # Still importable from here, where it used to live (tests/test_cassettes_unit.py uses it);
@@ -90,17 +91,11 @@ _VCR_RECORD_MODES: Final = {
 }
 RECORD_MODES: Final = tuple(_VCR_RECORD_MODES)
 
-DEFAULT_SECRET_ENV_VARS: Final[tuple[str, ...]] = (
-    "OPENAI_API_KEY",
-    "AZURE_OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GOOGLE_API_KEY",
-    "LIVEKIT_API_KEY",
-    "LIVEKIT_API_SECRET",
-)
-# Shorter values ("secret", "devkey" of a local livekit server) are not real credentials,
-# and searching for them would refuse any cassette that happens to contain the word.
-MIN_SECRET_LENGTH: Final = 8
+# The credentials a recording must never hold are the ones `snaprun scan` looks for; shorter
+# values ("secret", "devkey" of a local livekit server) are not real credentials, and searching
+# for them would refuse any cassette that happens to contain the word.
+DEFAULT_SECRET_ENV_VARS: Final[tuple[str, ...]] = CREDENTIAL_ENV_VARS
+MIN_SECRET_LENGTH: Final = MIN_ENV_VALUE
 
 # Headers are allow-listed rather than deny-listed: SDKs add new ones (x-stainless-*,
 # openai-*, x-request-id, dates, rate limits) all the time, and each would be noise in the
