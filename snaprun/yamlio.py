@@ -17,6 +17,7 @@ emitter, so the output never depends on whether libyaml is installed.
 
 from __future__ import annotations
 
+import gc
 import re
 from typing import Any, Final
 
@@ -334,7 +335,16 @@ _LOAD_FAILURES: Final = (yaml.YAMLError, RecursionError)
 
 def _load_with(text: str, loader: type[Any]) -> object:
     # Both loader classes derive from SafeLoader: no arbitrary object construction.
-    return yaml.load(text, Loader=loader)
+    # The cyclic GC is paused while the document is built: each collection would walk every
+    # object built so far, making a large cassette's load superlinear, and a freshly loaded
+    # document is a tree with no cycles to collect (BENCHMARKS.md, finding 1).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return yaml.load(text, Loader=loader)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load(text: str) -> object:
