@@ -74,6 +74,7 @@ def snaprun_revision() -> str:
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     changed = git("diff", "--name-only", "HEAD", "--", "snaprun").split()
+    changed += git("ls-files", "--others", "--exclude-standard", "--", "snaprun").split()
     digests = [
         f"{Path(name).name}@{hashlib.sha256((root / name).read_bytes()).hexdigest()[:8]}"
         for name in changed
@@ -200,9 +201,9 @@ class Variant:
 class Samples:
     """Seconds per timed run: wall clock, and CPU time of this process (all its threads).
 
-    On a shared, noisy machine the CPU time is the steadier figure: other processes stretch
-    the wall clock but not this process's CPU time. Waiting (timers, sockets) is on the wall
-    clock only.
+    CPU time leaves out waiting (timers, sockets) and the turns other processes take on a
+    core, so it cross-checks the wall clock; it does not cure noise where neighbours slow the
+    core itself down (on the shared VM these figures were measured on, CPU ≈ wall).
     """
 
     wall: list[float] = field(default_factory=list)

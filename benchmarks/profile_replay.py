@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/profile_replay.py seed [--repetitions 20]
     .venv/bin/python benchmarks/profile_replay.py long [--turns 25,200]
     .venv/bin/python benchmarks/profile_replay.py parts [--turns 25,200]
+    .venv/bin/python benchmarks/profile_replay.py pyspy RAW_FILE
     .venv/bin/python benchmarks/profile_replay.py ... --quick
 
 `seed` profiles the seed scenario replayed by plain vcrpy and by snaprun (as seed_replay.py runs
@@ -19,6 +20,11 @@ slows Python-heavy code down, so read shares and growth, not absolute times.
 have (reading snaprun's cassette, the golden's check, the capture's check, the dump), next to
 plain vcrpy's, for the seed and for conversations of the given sizes; and the openai SDK's
 request transform, which every HTTP variant runs on the whole history for every request.
+
+`pyspy` attributes a py-spy raw profile of a whole pytest run (e.g. of the project that
+`suite.py --keep DIR` leaves) the same way, counting only samples taken while a test ran:
+
+    cd DIR/suite && py-spy record -r 100 -f raw -o /tmp/suite.txt -- python -m pytest -q
 """
 
 from __future__ import annotations
@@ -86,6 +92,48 @@ OWNERS = (
 def owner_of(frame: Frame) -> str | None:
     path = frame.file_path or ""
     return next((owner for fragment, owner in OWNERS if fragment in path), None)
+
+
+# py-spy names frames `function (path:line)`, paths relative to their sys.path entry. The
+# trust store is singled out: building an httpx client per test loads it every time.
+PYSPY_OWNERS = (
+    ("(ssl.py:", "ssl trust store (httpx client per LLM)"),
+    ("snaprun/", "snaprun"),
+    ("plugins/openai/", "livekit OpenAI plugin"),
+    ("agents/", "livekit-agents"),
+    ("openai/", "openai SDK"),
+    ("httpcore", "httpx (httpx2, httpcore2)"),
+    ("httpx", "httpx (httpx2, httpcore2)"),
+    ("vcr/", "vcrpy"),
+    ("syrupy/", "syrupy"),
+    ("pytest_asyncio/", "pytest-asyncio"),
+    ("_pytest/", "pytest"),
+    ("pluggy/", "pytest"),
+    ("asyncio/", "asyncio event loop"),
+)
+
+
+def attribute_pyspy(path: Path) -> Counter[str]:
+    """Samples per owner (innermost owning frame) of the samples taken inside a test."""
+    owners: Counter[str] = Counter()
+    for line in path.read_text(encoding="utf-8").splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        if not any(frame.startswith("runtestprotocol ") for frame in frames):
+            continue  # start-up, collection, reporting
+        owner = "other"
+        for frame in frames:
+            owner = next((name for part, name in PYSPY_OWNERS if part in frame), owner)
+        owners[owner] += int(count)
+    return owners
+
+
+def report_pyspy(path: Path) -> None:
+    owners = attribute_pyspy(path)
+    total = sum(owners.values())
+    rows = [[owner, count, f"{count / total:.0%}"] for owner, count in owners.most_common()]
+    print(f"{path}: {total} samples taken while tests ran")
+    print(table(["owner", "samples", "share"], [*rows, ["total", total, "100%"]]))
 
 
 def attribute(root: Frame) -> tuple[Counter[str], Counter[str]]:
@@ -198,9 +246,9 @@ def median_of(action: Callable[[], object], repetitions: int) -> float:
     """Milliseconds, median of `repetitions` timed calls after 3 untimed ones."""
     for _ in range(3):
         action()
+    gc.collect()  # once: a full collection costs ~0.1 s in a process that imported livekit
     samples = []
     for _ in range(repetitions):
-        gc.collect()
         started = time.perf_counter()
         action()
         samples.append(time.perf_counter() - started)
@@ -327,13 +375,19 @@ def time_parts(sizes: list[int], repetitions: int, work: Path) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["seed", "long", "parts"])
+    parser.add_argument("what", choices=["seed", "long", "parts", "pyspy"])
+    parser.add_argument("raw", nargs="?", type=Path, help="pyspy: a py-spy raw profile")
     parser.add_argument("--repetitions", "-n", type=int, default=20, help="seed: replays profiled")
     parser.add_argument("--turns", default="25,200", help="long, parts: conversation sizes")
     parser.add_argument("--quick", action="store_true", help="smoke mode: 3 replays, 5,10 turns")
     args = parser.parse_args()
     if args.quick:
         args.repetitions, args.turns = 3, "5,10"
+    if args.what == "pyspy":
+        if args.raw is None:
+            parser.error("pyspy needs the path of a py-spy raw profile")
+        report_pyspy(args.raw)
+        return 0
     with tempfile.TemporaryDirectory(prefix="snaprun-profile-") as temp:
         if args.what == "seed":
             profile_seed(args.repetitions, Path(temp))

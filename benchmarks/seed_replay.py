@@ -11,7 +11,8 @@ Two more split (d) into its parts: (e) snaprun's cassette alone, (f) the capture
 over the in-process LLM; (g) times building `openai.LLM(...)` alone, which every variant is
 handed ready-made (untimed) because it costs more than a replay and belongs to neither
 vcrpy nor snaprun. Cassettes and golden are recorded once beforehand, in a temp dir.
-Prints ms per scenario (median, quartiles) and the ratios d/c and d/b with the targets.
+Prints ms per scenario (median, quartiles) and the ratios d/c and d/b (medians of the
+per-round ratios) against the targets.
 """
 
 from __future__ import annotations

@@ -188,7 +188,7 @@ def main() -> int:
         "--quick", action="store_true", help="smoke mode: 4 tests, 1 round, 2 start-ups"
     )
     parser.add_argument(
-        "--keep", type=Path, metavar="DIR", help="write the projects to DIR and keep them"
+        "--keep", type=Path, metavar="DIR", help="write the projects to DIR (new) and keep them"
     )
     args = parser.parse_args()
     if args.quick:
