@@ -318,6 +318,7 @@ class Capture:
         # so they are reported first and instead of a golden diff.
         self.refused_requests = refused_requests
         self.explained_refusals = False
+        self._checked: tuple[int, ...] | None = None
         self.labels = CallLabels()
         self.sessions: list[SessionRecorder] = []
 
@@ -344,7 +345,8 @@ class Capture:
 
     def timeline(self) -> Timeline:
         """The frozen timeline; raises `CaptureProblem` rather than return an incomplete one."""
-        self.check()
+        if self._checked != self._extent():  # `__eq__` has just checked this very capture
+            self.check()
         return Timeline(sessions=tuple(recorder.freeze() for recorder in self.sessions))
 
     def check(self) -> None:
@@ -373,6 +375,11 @@ class Capture:
                 "snaprun: this test's capture cannot be compared with its golden:\n"
                 + "\n".join(f"  {line}" for line in [*problems, *mismatches, *hint])
             )
+        self._checked = self._extent()
+
+    def _extent(self) -> tuple[int, ...]:
+        """How much has been recorded: a check stays valid until this changes."""
+        return tuple(len(run.events) for recorder in self.sessions for run in recorder.runs)
 
     @contextmanager
     def installed(self) -> Iterator[Capture]:
