@@ -290,8 +290,10 @@ def _make_loader(base: type[Any]) -> type[Any]:
     return Loader
 
 
+# Loading tries libyaml's own loader first: the positioning wrapper above costs a Python call
+# per node (BENCHMARKS.md, finding 6), and only a failed load needs it.
 _PY_LOADER: Final = _make_loader(yaml.SafeLoader)
-_C_LOADER: Final = _make_loader(_CLoaderBase) if _CLoaderBase is not None else None
+_FAST_LOADER: Final = _CLoaderBase or _PY_LOADER
 
 _LINE_BREAK: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
@@ -352,14 +354,14 @@ def load(text: str) -> object:
 
     Empty text loads as ``None``; more than one document is an error.
     """
-    loader = _C_LOADER or _PY_LOADER
     try:
-        return _load_with(text, loader)
-    except _LOAD_FAILURES as exc:
+        return _load_with(text, _FAST_LOADER)
+    except (*_LOAD_FAILURES, ValueError, OverflowError) as exc:
         error = _to_yaml_error(text, exc)
-    if loader is not _PY_LOADER:
-        # libyaml words and positions its errors differently; re-parse with
-        # the pure loader so the message never depends on the installation.
+    if _FAST_LOADER is not _PY_LOADER:
+        # libyaml words and positions its errors differently, and leaves a scalar that fails
+        # in Python unpositioned: re-parse with the pure loader, so the message never depends
+        # on the installation.
         try:
             _load_with(text, _PY_LOADER)
         except _LOAD_FAILURES as exc:
