@@ -31,6 +31,8 @@ import http
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
+from vcr.request import Request  # type: ignore[import-untyped]
+
 from . import yamlio
 from .body_forms import (
     BASE64,
@@ -52,8 +54,10 @@ from .http_bodies import (
     Json,
     as_bytes,
     canonical_json,
+    data_key,
     messages_of,
     parse_json,
+    remember_key,
     response_body,
 )
 
@@ -169,8 +173,9 @@ def _decode_headers(value: object, where: str) -> dict[str, list[str]]:
 
 def _decode_request(
     value: object, where: str, previous: list[Json] | None
-) -> tuple[dict[str, Any], Json]:
-    """vcrpy's request dict, and the body's JSON data (for the next request's delta)."""
+) -> tuple[dict[str, Any], Json, int]:
+    """vcrpy's request dict, the body's JSON data (for the next request's delta) and how many
+    of its messages are the previous request's."""
     optional = ("headers", "messages_from_previous", *BODY_FORMS)
     fields = _fields(value, where, ("method", "uri"), optional)
     request = {
@@ -183,21 +188,21 @@ def _decode_request(
     if "messages_from_previous" in fields and form != "json":
         raise FormatError(f"{where}.messages_from_previous needs a json body")
     if form is None:
-        return request, NOT_JSON
+        return request, NOT_JSON, 0
     if form != "json":
         request["body"] = decode_bytes_form(fields, form, where)
-        return request, parse_json(request["body"])
-    data = fields["json"]
+        return request, parse_json(request["body"]), 0
+    data, shared = fields["json"], 0
     if "messages_from_previous" in fields:
-        data = _with_previous_messages(data, fields["messages_from_previous"], previous, where)
+        shared = checked(fields["messages_from_previous"], int, f"{where}.messages_from_previous")
+        data = _with_previous_messages(data, shared, previous, where)
     request["body"] = json_bytes(data, f"{where}.json")
-    return request, data
+    return request, data, shared
 
 
 def _with_previous_messages(
-    data: Json, count: object, previous: list[Json] | None, where: str
+    data: Json, shared: int, previous: list[Json] | None, where: str
 ) -> Json:
-    shared: int = checked(count, int, f"{where}.messages_from_previous")
     available = len(previous) if previous is not None else 0
     if not 0 < shared <= available:
         raise FormatError(
@@ -229,8 +234,9 @@ def _decode_response(value: object, where: str) -> dict[str, Any]:
     }
 
 
-def _decode_document(document: object) -> dict[str, Any]:
-    """vcrpy's cassette dict ({"interactions": [{"request", "response"}]}) from file data."""
+def _decode_document(document: object) -> tuple[dict[str, Any], list[bytes | None]]:
+    """vcrpy's cassette dict ({"interactions": [{"request", "response"}]}) from file data,
+    and each request's ``body_key`` where its body is JSON."""
     root = _fields(document, "the cassette", ("version", "interactions"), ("metadata",))
     if root["version"] != FORMAT_VERSION:
         raise FormatError(
@@ -239,18 +245,26 @@ def _decode_document(document: object) -> dict[str, Any]:
         )
     items = checked(root["interactions"], list, "interactions")
     interactions: list[dict[str, Any]] = []
+    keys: list[bytes | None] = []
     previous: list[Json] | None = None
+    texts: list[str] = []  # canonical_json of the previous request's messages
     for index, item in enumerate(items):
         where = f"interactions[{index}]"
         fields = _fields(item, where, ("request", "response"))
-        request, data = _decode_request(fields["request"], f"{where}.request", previous)
+        request, data, shared = _decode_request(fields["request"], f"{where}.request", previous)
         response = _decode_response(fields["response"], f"{where}.response")
         previous = messages_of(data)
+        if previous is None:
+            keys.append(None if data is NOT_JSON else data_key(data))
+            texts = []
+        else:  # the shared history was rendered for the previous request
+            texts = texts[:shared] + [canonical_json(m) for m in previous[shared:]]
+            keys.append(data_key(data, texts))
         interactions.append({"request": request, "response": response})
     out: dict[str, Any] = {"version": FORMAT_VERSION, "interactions": interactions}
     if "metadata" in root:
         out["metadata"] = checked_mapping(root["metadata"], "metadata")
-    return out
+    return out, keys
 
 
 # ---- the serializer ----------------------------------------------------------------------
@@ -345,4 +359,18 @@ class CassetteSerializer:
         return self.header + yamlio.dump(document)
 
     def deserialize(self, text: str) -> dict[str, Any]:
-        return _decode_document(yamlio.load(text))
+        return _decode_document(yamlio.load(text))[0]
+
+    def load(self, text: str) -> tuple[list[Any], ...]:
+        """What vcrpy's persisters return: (requests, responses[, metadata]), each request
+        with its ``body_key`` already known."""
+        cassette, keys = _decode_document(yamlio.load(text))
+        interactions = cassette["interactions"]
+        requests = [Request._from_dict(interaction["request"]) for interaction in interactions]
+        for request, key in zip(requests, keys, strict=True):
+            if key is not None:
+                remember_key(request, key)
+        responses = [interaction["response"] for interaction in interactions]
+        if cassette.get("metadata"):
+            return requests, responses, cassette["metadata"]
+        return requests, responses

@@ -248,7 +248,7 @@ def _read_cassette(
     except UnicodeDecodeError as exc:
         raise CassetteCorrupt(path, f"not UTF-8 text ({exc.reason})", rerecord_command) from None
     try:
-        loaded: tuple[list[Any], ...] = tuple(vcr.serialize.deserialize(text, serializer))
+        loaded = serializer.load(text)
     except (ValueError, TypeError, KeyError) as exc:  # FormatError and YamlError included
         raise CassetteCorrupt(path, str(exc), rerecord_command) from None
     return loaded

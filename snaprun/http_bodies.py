@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from vcr.util import read_body  # type: ignore[import-untyped]
@@ -44,7 +44,10 @@ def parse_json(body: bytes | None) -> Json:
 
 def canonical_json(data: Json) -> str:
     """JSON text that is equal for equal data, whatever the key order."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(data)
+
+
+_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # How servers lay out the JSON they send. A recorded JSON body or SSE event is kept as data
@@ -97,16 +100,45 @@ def body_key(request: VcrRequest) -> bytes:
         return bytes(cached[1])
     raw = request_body(request)
     data = parse_json(raw)
-    if data is NOT_JSON:
-        material = b"raw:" + (raw or b"")
-    else:
-        material = b"json:" + canonical_json(_tools_unordered(data)).encode(
-            "utf-8", "surrogatepass"
-        )
-    key = hashlib.blake2b(material, digest_size=16).digest()
+    key = _digest(b"raw:" + (raw or b"")) if data is NOT_JSON else data_key(data)
     if body is None or isinstance(body, bytes):  # file and iterator bodies are re-read
-        request.__dict__[_KEY_ATTR] = (body, key)
+        remember_key(request, key)
     return key
+
+
+def remember_key(request: VcrRequest, key: bytes) -> None:
+    """Give ``request`` the ``body_key`` of its current body, computed elsewhere."""
+    request.__dict__[_KEY_ATTR] = (request.body, key)
+
+
+def data_key(data: Json, message_texts: Sequence[str] | None = None) -> bytes:
+    """``body_key`` of a JSON body from its data.
+
+    ``message_texts``, when the caller has them, are the ``canonical_json`` of ``data``'s
+    messages: reading a cassette, where each request's history is the previous request's,
+    then renders each message once rather than every history again (BENCHMARKS.md,
+    finding 4).
+    """
+    messages = messages_of(data)
+    if messages is None:
+        return _digest(b"json:" + _canonical_bytes(_tools_unordered(data)))
+    rest = {name: value for name, value in data.items() if name != "messages"}
+    # canonical_json of a list is its items' canonical_json, joined by ","
+    listed = canonical_json(messages) if message_texts is None else f"[{','.join(message_texts)}]"
+    return _digest(
+        b"chat:" + _canonical_bytes(_tools_unordered(rest)) + b"\n" + listed.encode(*_UTF8)
+    )
+
+
+_UTF8: Final = ("utf-8", "surrogatepass")  # JSON data may hold lone surrogates
+
+
+def _canonical_bytes(data: Json) -> bytes:
+    return canonical_json(data).encode(*_UTF8)
+
+
+def _digest(material: bytes) -> bytes:
+    return hashlib.blake2b(material, digest_size=16).digest()
 
 
 def _tools_unordered(data: Json) -> Json:

@@ -423,7 +423,6 @@ def test_scan_looks_for_the_values_of_the_ini_secret_env_vars(
     )
 
 
-
 def test_scan_a_missing_path_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     result = invoke("scan", "gone.yaml")
