@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -87,45 +87,41 @@ def cassette(
     mode = "once" if not path.exists() else "rewrite"
     command = f"pytest --record-mode={mode} --snapshot-update '{test_id}'"
     secrets = (*cassettes.DEFAULT_SECRET_ENV_VARS, *config.getini("snaprun_secret_env_vars"))
+    problems: list[str] = []
     try:
-        use = cassettes.open_cassette(
+        with cassettes.open_cassette(
             path,
             record_mode=record_mode,
             test_id=test_id,
             vcr_config=vcr_config,
             secret_env_vars=secrets,
             rerecord_command=command,
-        )
-        entered = use.__enter__()
-    except cassettes.CassetteError as error:
-        pytest.fail(str(error), pytrace=False)
-    request.node.stash[CASSETTE_KEY] = entered
-    try:
-        with pytest.MonkeyPatch.context() as env:
-            if entered.replaying:
-                # Provider SDKs refuse to build a client without a key; a replay sends nothing
-                # anywhere, so CI needs no real one.
-                for name in PROVIDER_KEYS:
-                    if not os.environ.get(name):
-                        env.setenv(name, "snaprun-replay-placeholder")
-            yield entered
-    except BaseException:
-        entered.discard()
-        use.__exit__(*sys.exc_info())
-        raise
-    passed = request.node.stash.get(PASSED_KEY, False)
-    if not passed:
-        entered.discard()  # a failed test's traffic is not worth keeping
-    problems = entered.problems() if passed else []
-    try:
-        use.__exit__(None, None, None)
+        ) as use:
+            request.node.stash[CASSETTE_KEY] = use
+            with _placeholder_keys(use.replaying):
+                yield use
+            if request.node.stash.get(PASSED_KEY, False):
+                problems = use.problems()
+            else:
+                use.discard()  # a failed test's traffic is not worth keeping
     except cassettes.UnmatchedRequest as error:
         if not request.node.stash.get(EXPLAINED_KEY, False):
             problems.insert(0, str(error))
-    except cassettes.CassetteError as error:
+    except cassettes.CassetteError as error:  # unreadable, missing, or a secret in it
         problems.insert(0, str(error))
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+@contextlib.contextmanager
+def _placeholder_keys(replaying: bool) -> Iterator[None]:
+    # Provider SDKs refuse to build a client without a key; a replay sends nothing anywhere,
+    # so CI needs no real one.
+    with pytest.MonkeyPatch.context() as env:
+        for name in PROVIDER_KEYS if replaying else ():
+            if not os.environ.get(name):
+                env.setenv(name, "snaprun-replay-placeholder")
+        yield
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import Project
 
@@ -89,12 +87,15 @@ def test_a_missing_cassette_names_the_path_and_the_command(project: Project) -> 
 def test_a_changed_prompt_fails_fast_showing_the_change(project: Project) -> None:
     greeter(project)
     project.record().assert_outcomes(passed=1)
+    replay = project.run()
+    replay.assert_outcomes(passed=1)
     greeter(project, instructions="You are a grumpy greeter.")
-    started = time.perf_counter()
     result = project.run()
-    elapsed = time.perf_counter() - started
+    # Refused without a retry: livekit retries a connection error after 2 s, twice or more,
+    # which turns every changed prompt into seconds of waiting (plain vcrpy: ~4 s more than
+    # a replay). Compared with a passing replay under the same machine load.
+    assert result.duration < replay.duration + 2
     assert result.ret != 0
-    assert elapsed < 5  # no retry loop turns a changed prompt into a hang
     result.stdout.fnmatch_lines(
         [
             "*-*You are a greeter.*",
