@@ -75,6 +75,10 @@ class Project:
         pytester.makeconftest(PROJECT_CONFTEST.format(port=free_port()))
         pytester.makepyfile(header=PROJECT_HEADER)
 
+    def ini(self, *lines: str) -> None:
+        """The project's ini file, with these lines added."""
+        self.pytester.makeini(PROJECT_INI + "".join(f"{line}\n" for line in lines))
+
     @property
     def path(self) -> Path:
         return self.pytester.path

@@ -56,7 +56,7 @@ def test_snaprun_timeline_holds_the_on_enter_reply_once_on_every_version(
     seed_project: Project,
 ) -> None:
     # With the cross-check off, what snaprun captured is written: the same golden everywhere.
-    seed_project.pytester.makeini("[pytest]\nasyncio_mode = auto\nsnaprun_runresult_check = off\n")
+    seed_project.ini("snaprun_runresult_check = off")
     seed_project.record().assert_outcomes(passed=1)
     golden = seed_project.golden("test_ice_cream", module="test_seed").read_text()
     committed = EXAMPLES.parent / "__snapshots__/examples/test_seed/test_ice_cream.yaml"
@@ -80,7 +80,7 @@ async def test_silent(transcript, golden, llm):
 def test_a_start_that_never_returns_fails_in_bounded_time_naming_the_cause(
     project: Project,
 ) -> None:
-    project.pytester.makeini("[pytest]\nasyncio_mode = auto\nsnaprun_settle_timeout = 2\n")
+    project.ini("snaprun_settle_timeout = 2")
     project.write_test(SILENT_START)
     result = project.record()
     if LIVEKIT >= (1, 7):

@@ -111,7 +111,7 @@ async def test_greeting(transcript, golden, llm):
 
 
 def test_run_result_check_can_warn_instead(project: Project) -> None:
-    project.pytester.makeini("[pytest]\nasyncio_mode = auto\nsnaprun_runresult_check = warn\n")
+    project.ini("snaprun_runresult_check = warn")
     project.write_test(
         GREETER
         + """
@@ -129,7 +129,7 @@ async def test_greeting(transcript, golden, llm):
 
 
 def test_an_unknown_check_mode_is_a_usage_error(project: Project) -> None:
-    project.pytester.makeini("[pytest]\nsnaprun_runresult_check = loud\n")
+    project.ini("snaprun_runresult_check = loud")
     project.write_test("def test_nothing():\n    pass\n")
     result = project.run()
     assert result.ret == 4
