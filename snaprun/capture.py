@@ -33,7 +33,7 @@ from livekit.agents.voice import agent_activity
 from livekit.agents.voice.agent_activity import AgentActivity
 
 from .crosscheck import compare_run
-from .diff import describe_event, run_label
+from .describe import describe_event, run_label
 from .normalize import CallLabels, parse_arguments, text_of, without_addresses
 from .timeline import (
     AgentHandoff,

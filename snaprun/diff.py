@@ -2,7 +2,8 @@
 
 When a test's transcript does not match its golden, this report is printed before
 syrupy's line diff. It says, one line per finding and in run order, which events
-went missing, appeared, were duplicated, changed or moved.
+went missing, appeared, were duplicated, changed or moved. Events and values are
+worded by describe.py, as every other message of snaprun names them.
 
 Both goldens arrive as plain data already loaded from YAML::
 
@@ -23,237 +24,44 @@ rest of the report (``runs[2].events`` is the events of run 2).
 from __future__ import annotations
 
 import difflib
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-TEXT_LIMIT = 60
-"""Longest text shown for a value; longer ones are cut and marked with `…`."""
-
-_CONTEXT = 20
-"""Characters kept before the first difference when a changed value is cut."""
-
-_ABSENT = object()
-"""Stands for a field one side does not have."""
-
-_UNPRINTABLE = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
-_UNPRINTABLE.update({ord("\n"): "⏎", ord("\r"): "⏎", ord("\t"): "\\t"})
-
-_Parts = tuple[str, object]
-"""An entry split into its kind and its fields."""
-
-_Splitter = Callable[[object], "_Parts | None"]
-
-
-# --- rendering values -----------------------------------------------------------------
-
-
-def _printable(text: str) -> str:
-    """Keep a line on one line and free of terminal control characters."""
-    return text.replace("\r\n", "\n").translate(_UNPRINTABLE)
-
-
-def _json(value: object, *, canonical: bool = False) -> str:
-    """Render data as one-line JSON, or as its repr when JSON cannot hold it."""
-    separators = (",", ":") if canonical else (", ", ": ")
-    try:
-        return json.dumps(
-            value, ensure_ascii=False, sort_keys=canonical, separators=separators, default=repr
-        )
-    except (TypeError, ValueError, RecursionError):
-        return _repr(value)
-
-
-def _repr(value: object) -> str:
-    try:
-        return repr(value)
-    except Exception:  # a hand-edited golden must never make the report fail
-        return f"<{type(value).__name__}>"
-
-
-def _canonical(value: object) -> str:
-    """A hashable form of an entry: equal data gives equal text, whatever the key order."""
-    return _json(value, canonical=True)
-
-
-def _same(left: object, right: object) -> bool:
-    return _canonical(left) == _canonical(right)
-
-
-def _shorten(text: str, limit: int = TEXT_LIMIT) -> str:
-    text = _printable(text)
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1] + "…"
-
-
-def _quote(value: object) -> str:
-    """A string in double quotes, anything else as JSON; shortened either way."""
-    if isinstance(value, str):
-        return f'"{_shorten(value)}"'
-    return _shorten(_json(value))
-
-
-def _word(value: object) -> str:
-    """A name shown bare: `EnterAgent`, `None`."""
-    if isinstance(value, str):
-        return _shorten(value)
-    if value is None:
-        return "None"
-    return _shorten(_json(value))
-
-
-def _render(value: object) -> str:
-    if value is _ABSENT:
-        return "<absent>"
-    if isinstance(value, str):
-        return f'"{_printable(value)}"'
-    return _printable(_json(value))
-
-
-def _common_prefix(left: str, right: str) -> int:
-    for index, (one, other) in enumerate(zip(left, right, strict=False)):
-        if one != other:
-            return index
-    return min(len(left), len(right))
-
-
-def _cut(text: str, start: int, limit: int) -> str:
-    head = "…" if start > 0 else ""
-    body = text[start:]
-    if len(body) > limit:
-        body = body[: limit - 1] + "…"
-    return head + body
-
-
-def _window(left: str, right: str, limit: int = TEXT_LIMIT) -> tuple[str, str]:
-    """Cut two long texts around their first difference, so the change stays visible."""
-    if len(left) <= limit and len(right) <= limit:
-        return left, right
-    start = max(0, _common_prefix(left, right) - _CONTEXT)
-    return _cut(left, start, limit), _cut(right, start, limit)
-
-
-def _show_change(old: object, new: object) -> str:
-    """`"old" → "new"`, each side cut around the first difference when long."""
-    if isinstance(old, str) and isinstance(new, str):
-        left, right = _window(_printable(old), _printable(new))
-        return f'"{left}" → "{right}"'
-    left, right = _window(_render(old), _render(new))
-    return f"{left} → {right}"
-
-
-# --- describing entries ---------------------------------------------------------------
-
-
-def _split_event(entry: object) -> _Parts | None:
-    """`{kind: fields}` → `(kind, fields)`; None when the entry is not a one-key mapping."""
-    if isinstance(entry, Mapping) and len(entry) == 1:
-        ((kind, fields),) = entry.items()
-        if isinstance(kind, str):
-            return kind, fields
-    return None
-
-
-def _split_item(entry: object) -> _Parts | None:
-    """A chat_ctx item: `{role: ..., text: ...}` is a message, others are like events."""
-    if isinstance(entry, Mapping) and "role" in entry:
-        return "message", entry
-    return _split_event(entry)
-
-
-def _describe_message(fields: Mapping[str, object]) -> str:
-    role = fields.get("role")
-    text = _quote(fields.get("text", ""))
-    return text if role is None else f"{_word(role)} {text}"
-
-
-def _describe_function_call(fields: Mapping[str, object]) -> str:
-    arguments = _shorten(_json(fields.get("arguments", {})))
-    return f"{_word(fields.get('name'))} {arguments}"
-
-
-def _describe_function_call_output(fields: Mapping[str, object]) -> str:
-    error = " (error)" if fields.get("is_error") is True else ""
-    return f"{_word(fields.get('name'))} {_quote(fields.get('output', ''))}{error}"
-
-
-def _describe_agent_handoff(fields: Mapping[str, object]) -> str:
-    return f"{_word(fields.get('from'))} → {_word(fields.get('to'))}"
-
-
-def _count(value: object) -> str:
-    if value is None:
-        return "0"
-    if isinstance(value, list | tuple):
-        return str(len(value))
-    return "?"
-
-
-def _describe_chat_ctx_updated(fields: Mapping[str, object]) -> str:
-    added, removed = _count(fields.get("added")), _count(fields.get("removed"))
-    return f"{_word(fields.get('agent'))} +{added} -{removed}"
-
-
-_DESCRIBERS: dict[str, Callable[[Mapping[str, object]], str]] = {
-    "message": _describe_message,
-    "function_call": _describe_function_call,
-    "function_call_output": _describe_function_call_output,
-    "agent_handoff": _describe_agent_handoff,
-    "chat_ctx_updated": _describe_chat_ctx_updated,
-}
-
-
-def _describe_parts(kind: str, fields: object) -> str:
-    describer = _DESCRIBERS.get(kind)
-    if describer is not None and isinstance(fields, Mapping):
-        return _printable(f"{kind} {describer(fields)}")
-    return _printable(f"{kind} {_shorten(_json(fields))}")
-
-
-def _describe(entry: object, split: _Splitter) -> str:
-    parts = split(entry)
-    if parts is None:
-        return _shorten(_json(entry))
-    return _describe_parts(*parts)
-
-
-def describe_event(event: object) -> str:
-    """One-line label of an event, e.g. `message assistant "Hello"`.
-
-    `message <role> "<text>"`, `function_call <name> <arguments as JSON>`,
-    `function_call_output <name> "<output>"`, `agent_handoff <from> → <to>` (null shown as
-    `None`), `chat_ctx_updated <agent> +<added> -<removed>`; any other kind is shown as the
-    kind and its fields as JSON. Texts are cut to about 60 characters with `…`, and
-    newlines are shown as `⏎`.
-    """
-    try:
-        return _describe(event, _split_event)
-    except Exception:  # a hand-edited golden must never make the report fail
-        return f"<{type(event).__name__}>"
-
+from .describe import (
+    ABSENT,
+    Splitter,
+    canonical,
+    describe_entry,
+    json_line,
+    printable,
+    run_label,
+    same,
+    show_change,
+    split_event,
+    split_item,
+)
 
 # --- comparing fields -----------------------------------------------------------------
 
 
 def _join(path: str, key: object) -> str:
-    name = key if isinstance(key, str) else _json(key)
+    name = key if isinstance(key, str) else json_line(key)
     return f"{path}.{name}" if path else name
 
 
 def _field_changes(old: object, new: object, path: str = "") -> list[tuple[str, str]]:
     """(dotted path, `old → new`) for each leaf that differs; mappings are walked into."""
-    if old is not _ABSENT and new is not _ABSENT and _same(old, new):
+    if old is not ABSENT and new is not ABSENT and same(old, new):
         return []
     if isinstance(old, Mapping) and isinstance(new, Mapping):
         keys = [*old, *(key for key in new if key not in old)]
         changes: list[tuple[str, str]] = []
         for key in keys:
-            old_value, new_value = old.get(key, _ABSENT), new.get(key, _ABSENT)
+            old_value, new_value = old.get(key, ABSENT), new.get(key, ABSENT)
             changes += _field_changes(old_value, new_value, _join(path, key))
         return changes
-    return [(path, _show_change(old, new))]
+    return [(path, show_change(old, new))]
 
 
 def _with_path(path: str, change: str) -> str:
@@ -280,7 +88,7 @@ class _Alignment:
     expected: list[object]
     actual: list[object]
     noun: str
-    split: _Splitter
+    split: Splitter
     expected_keys: list[str]
     actual_keys: list[str]
     opcodes: Sequence[_Opcode]
@@ -292,10 +100,10 @@ class _Alignment:
     """(expected position, 0 for expected / 1 for actual, own position, text), to sort."""
 
     def describe_expected(self, index: int) -> str:
-        return _describe(self.expected[index], self.split)
+        return describe_entry(self.expected[index], self.split)
 
     def describe_actual(self, index: int) -> str:
-        return _describe(self.actual[index], self.split)
+        return describe_entry(self.actual[index], self.split)
 
     def add_expected(self, index: int, text: str) -> None:
         self.findings.append((index, 0, index, text))
@@ -312,9 +120,9 @@ class _Alignment:
         return [text for *_, text in sorted(self.findings, key=lambda finding: finding[:3])]
 
 
-def _align(expected: list[object], actual: list[object], noun: str, split: _Splitter) -> _Alignment:
-    expected_keys = [_canonical(entry) for entry in expected]
-    actual_keys = [_canonical(entry) for entry in actual]
+def _align(expected: list[object], actual: list[object], noun: str, split: Splitter) -> _Alignment:
+    expected_keys = [canonical(entry) for entry in expected]
+    actual_keys = [canonical(entry) for entry in actual]
     matcher = difflib.SequenceMatcher(None, expected_keys, actual_keys, autojunk=False)
     opcodes = matcher.get_opcodes()
     unmatched = [opcode for opcode in opcodes if opcode[0] != "equal"]
@@ -368,7 +176,7 @@ def _report_duplicates(alignment: _Alignment) -> None:
     alignment.settle(set(), set(copies))
 
 
-def _kind(entry: object, split: _Splitter) -> str | None:
+def _kind(entry: object, split: Splitter) -> str | None:
     parts = split(entry)
     return None if parts is None else parts[0]
 
@@ -423,7 +231,7 @@ def _report_rest(alignment: _Alignment) -> None:
 
 
 def _diff_entries(
-    expected: list[object], actual: list[object], noun: str, split: _Splitter
+    expected: list[object], actual: list[object], noun: str, split: Splitter
 ) -> list[str]:
     """Findings between two entry lists (events of a run, or chat_ctx items), in order."""
     alignment = _align(expected, actual, noun, split)
@@ -455,7 +263,7 @@ class _Place:
 
 def _shape_lines(path: str, expected: object, actual: object, expected_fits: bool) -> list[str]:
     """One part could not be walked into: compare it as a whole."""
-    if _same(expected, actual):
+    if same(expected, actual):
         return []
     who = "transcript" if expected_fits else "golden"
     return [f"{who} has an unexpected shape at {path}"]
@@ -471,17 +279,6 @@ def _mapping_field(mapping: Mapping[object, object], key: str) -> Mapping[object
     """The mapping under `key` (an absent key is an empty mapping); None if not a mapping."""
     value = mapping.get(key, {})
     return value if isinstance(value, Mapping) else None
-
-
-def run_label(number: int, run: object) -> str:
-    if not isinstance(run, Mapping) or run.get("kind") is None:
-        return f"run {number}"
-    kind = run["kind"]
-    if kind == "start":
-        return f"run {number} (start)"
-    if kind == "run":
-        return f"run {number} (input {_quote(run.get('input'))})"
-    return f"run {number} (kind {_quote(kind)})"
 
 
 def _diff_listed(
@@ -506,7 +303,7 @@ def _diff_entries_under(
     path: str,
 ) -> list[str]:
     """Fields next to the `key` list as `where: field old → new`, then the list's entries."""
-    noun, split = ("event", _split_event) if key == "events" else ("item", _split_item)
+    noun, split = ("event", split_event) if key == "events" else ("item", split_item)
 
     def compare(old: list[object], new: list[object]) -> list[str]:
         return [f"{where}: {line}" for line in _diff_entries(old, new, noun, split)]
@@ -637,7 +434,7 @@ def diff_goldens(expected: object, actual: object) -> list[str]:
     With several sessions, lines start with `session N, `. Never raises.
     """
     try:
-        return [_printable(line) for line in _diff(expected, actual)]
+        return [printable(line) for line in _diff(expected, actual)]
     except Exception as error:  # a hand-edited golden must never make the report fail
         return [f"snaprun could not compare the goldens event by event ({type(error).__name__})"]
 

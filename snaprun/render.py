@@ -4,7 +4,7 @@ A golden lists events; a reader wants to see who said what. Every event becomes 
 (a message with its speaker, a tool call, a handoff, a note about the agent's context), which
 the terminal here, and the review page in review_page.py, each draw their own way. Goldens may
 be hand-edited, so nothing here assumes more shape than `golden_sessions` checked: an event of
-an unknown kind or shape is shown by `diff.describe_event`.
+an unknown kind or shape is shown by `describe.describe_event`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Final
 
 import click
 
-from .diff import describe_event
+from .describe import describe_event
 
 Golden = Mapping[str, object]
 

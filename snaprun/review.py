@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Final
 
 from . import yamlio
-from .diff import describe_event, diff_goldens, run_label
+from .describe import describe_event, run_label
+from .diff import diff_goldens
 from .project import CommandError, Project, shown
 from .render import ctx_agent, field, golden_sessions, item_entry, listed
 

@@ -1,4 +1,7 @@
-"""Tests of snaprun.diff: the event-level report printed before syrupy's line diff."""
+"""Tests of snaprun.diff: the event-level report printed before syrupy's line diff.
+
+Its events are named by snaprun.describe, tested here by `describe_event`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from snaprun.diff import describe_event, diff_goldens, format_report
+from snaprun.describe import describe_event
+from snaprun.diff import diff_goldens, format_report
 
 RUN_2 = 'run 2 (input "Give me all ice cream types.")'
 
