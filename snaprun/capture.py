@@ -34,7 +34,13 @@ from livekit.agents.voice.agent_activity import AgentActivity
 
 from .crosscheck import compare_run
 from .describe import describe_event, run_label
-from .normalize import CallLabels, parse_arguments, text_of, without_addresses
+from .normalize import (
+    CallLabels,
+    parse_arguments,
+    text_of,
+    tool_steps_in_order,
+    without_addresses,
+)
 from .timeline import (
     AgentHandoff,
     ChatCtxSnapshot,
@@ -225,7 +231,8 @@ class SessionRecorder:
     def snapshot_chat_ctx(self) -> None:
         agent = self.session._agent
         if agent is not None:
-            items = tuple(self.chat_item(item) for item in visible_items(agent.chat_ctx))
+            visible = tool_steps_in_order(visible_items(agent.chat_ctx))
+            items = tuple(self.chat_item(item) for item in visible)
             self.chat_ctx = ChatCtxSnapshot(agent=agent_name(agent) or "", items=items)
 
     def chat_item(self, item: Any) -> ChatItem:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_TOOL_ITEMS = ("function_call", "function_call_output")
+
+Item = TypeVar("Item")
 
 
 class CallLabels:
@@ -47,3 +50,42 @@ def text_of(content: Iterable[Any]) -> str:
 def without_addresses(text: str) -> str:
     """`<Foo object at 0x7f…>` is different on every run; drop the address."""
     return _ADDRESS.sub("", text)
+
+
+def tool_steps_in_order(items: Sequence[Item]) -> list[Item]:
+    """Chat items with each tool step's calls together, then that step's outputs.
+
+    Where a tool's output lands among the calls of its step depends on timing: on
+    livekit-agents 1.3 a tool starts as soon as its call is streamed, so with a slow model its
+    output comes before the next call. The model is sent the same thing either way (livekit
+    groups a step's calls into one assistant message, then the outputs, in their order), and
+    that is the order kept here. Items are livekit's chat items; a step is livekit's group of
+    calls: ``group_id``, else the part of ``id`` before ``/``.
+    """
+    ordered: list[Item] = []
+    block: list[Item] = []  # consecutive calls and outputs
+    for item in [*items, None]:
+        if item is not None and getattr(item, "type", None) in _TOOL_ITEMS:
+            block.append(item)
+            continue
+        ordered += _in_steps(block)
+        block = []
+        if item is not None:
+            ordered.append(item)
+    return ordered
+
+
+def _in_steps(block: list[Item]) -> list[Item]:
+    steps: dict[str, list[Item]] = {}  # step -> its calls, then its outputs
+    step_of_call: dict[str, str] = {}
+    for call in block:
+        if getattr(call, "type", None) == "function_call":
+            step = getattr(call, "group_id", None) or str(getattr(call, "id", "")).split("/")[0]
+            steps.setdefault(step, []).append(call)
+            step_of_call[getattr(call, "call_id", "")] = step
+    orphans: list[Item] = []  # outputs whose call is not in the block stay after it
+    for output in block:
+        if getattr(output, "type", None) == "function_call_output":
+            step = step_of_call.get(getattr(output, "call_id", ""))
+            (steps[step] if step is not None else orphans).append(output)
+    return [item for step_items in steps.values() for item in step_items] + orphans

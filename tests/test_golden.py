@@ -241,6 +241,70 @@ async def test_tools(transcript, golden, llm):
     assert events[-1]["message"]["text"] == "Sorry, we are fully booked."
 
 
+def test_a_slow_model_and_an_instant_replay_give_the_same_chat_ctx(project: Project) -> None:
+    # Streamed slowly, livekit-agents 1.3 runs each tool as soon as its call arrives, so the
+    # output of the first parallel call lands before the second call; replayed, it does not.
+    project.write_test(
+        '''
+CHUNK_DELAY = 0.05
+REPLIES = [
+    Reply(
+        match="Weather in Paris and Rome?",
+        tool_calls=(ToolCall("weather", {"city": "Paris"}), ToolCall("weather", {"city": "Rome"})),
+    ),
+    Reply(match="rainy", text="Paris is sunny, Rome is rainy."),
+    Reply(match="Plan my day", tool_calls=(ToolCall("forecast"),)),
+    Reply(match="clear skies", tool_calls=(ToolCall("book", {"people": 2}),)),
+    Reply(match="table booked", text="Clear skies, and your table is booked."),
+]
+
+
+class Concierge(Agent):
+    def __init__(self):
+        super().__init__(instructions="You are a concierge.")
+
+    @function_tool()
+    async def weather(self, context: RunContext, city: str) -> str:
+        """Weather for a city."""
+        return "sunny" if city == "Paris" else "rainy"
+
+    @function_tool()
+    async def forecast(self, context: RunContext) -> str:
+        """Tomorrow's forecast."""
+        return "clear skies"
+
+    @function_tool()
+    async def book(self, context: RunContext, people: int) -> str:
+        """Book a table."""
+        return "table booked"
+
+
+async def test_tools(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Concierge())
+        await session.run(user_input="Weather in Paris and Rome?")
+        await session.run(user_input="Plan my day")
+    assert transcript == golden
+'''
+    )
+    project.record().assert_outcomes(passed=1)
+    project.run().assert_outcomes(passed=1)
+    items = load(project.golden("test_tools"))["chat_ctx"]["items"]
+    tools = [
+        (kind, fields["call"]) for item in items for kind, fields in item.items() if "call" in kind
+    ]
+    assert tools == [
+        ("function_call", "call-1"),  # one step of two parallel calls: calls, then outputs
+        ("function_call", "call-2"),
+        ("function_call_output", "call-1"),
+        ("function_call_output", "call-2"),
+        ("function_call", "call-3"),  # two steps, one after the other, stay in order
+        ("function_call_output", "call-3"),
+        ("function_call", "call-4"),
+        ("function_call_output", "call-4"),
+    ]
+
+
 def test_handoff_with_a_message(project: Project) -> None:
     project.write_test(
         '''
