@@ -30,7 +30,7 @@ TIMEOUT = openai.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0)
 
 @pytest.fixture(scope="session")
 def ssl_context():
-    """One SSL context for the whole session, with the CA bundle httpx loads by default."""
+    """One SSL context for the whole session, trusting certifi's CA bundle."""
     return ssl.create_default_context(cafile=certifi.where())
 
 
