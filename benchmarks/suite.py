@@ -7,7 +7,9 @@
 Writes a throwaway project to a temp dir (pytest.ini, a conftest with the `llm` fixture the
 examples use, test modules of 10 tests each: a shop agent greets in on_enter, then answers one
 question with a tool call), records it once with `--record-mode=once --snapshot-update`, then
-times `python -m pytest` replaying it serially and with `-n 2`, round-robin. Also times pytest's
+times `python -m pytest` replaying it serially and with `-n 2`, round-robin, and serially with
+the fixture as it was before it shared one SSL context per session (`--ssl-context=per-test`,
+the generated conftest's option: every test's LLM loads the CA bundle). Also times pytest's
 start-up (`--collect-only -q` on a one-test project) with snaprun and with `-p no:snaprun`.
 Every pytest run is a fresh subprocess; every run must pass. Prints medians of wall seconds.
 """
@@ -41,24 +43,56 @@ asyncio_default_fixture_loop_scope = function
 """
 
 # The examples' conftest: the scripted server runs only while recording, on a fixed port, so
-# the cassettes' URLs never change and a replay has nothing to talk to but the cassette.
+# the cassettes' URLs never change and a replay has nothing to talk to but the cassette. Its
+# `llm` shares one SSL context per session; `--ssl-context=per-test` gives the fixture as it was
+# before, where the plugin builds its own client and so loads the CA bundle in every test.
 CONFTEST = """\
+import ssl
+
+import certifi
+import openai
 import pytest
-from livekit.plugins import openai
+from livekit.plugins import openai as livekit_openai
 
 from snaprun.scripted_server import ScriptedServer
 
 PORT = {port}
+TIMEOUT = openai.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--ssl-context", choices=("shared", "per-test"), default="shared")
+
+
+@pytest.fixture(scope="session")
+def ssl_context():
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 @pytest.fixture
-def llm(request, record_mode):
+async def llm(request, record_mode):
     server = ScriptedServer(request.module.REPLIES, port=PORT)
     if record_mode != "none":
         server.start()
+    base_url = f"http://127.0.0.1:{{PORT}}/v1"
+    if request.config.getoption("ssl_context") == "per-test":
+        client = None  # the plugin builds its own, with a new SSL context
+        model = livekit_openai.LLM(model="gpt-4.1", base_url=base_url, api_key="sk-x")
+    else:
+        client = openai.AsyncClient(
+            base_url=base_url,
+            api_key="sk-x",
+            max_retries=0,
+            http_client=openai.DefaultAsyncHttpxClient(
+                verify=request.getfixturevalue("ssl_context"), timeout=TIMEOUT
+            ),
+        )
+        model = livekit_openai.LLM(model="gpt-4.1", client=client)
     try:
-        yield openai.LLM(model="gpt-4.1", base_url=f"http://127.0.0.1:{{PORT}}/v1", api_key="sk-x")
+        yield model
     finally:
+        if client is not None:
+            await client.close()
         if record_mode != "none":
             server.stop()
 """
@@ -214,8 +248,16 @@ def main() -> int:
         if len(cassettes) != args.tests or len(goldens) != args.tests:
             raise RuntimeError(f"recorded {len(cassettes)} cassettes, {len(goldens)} goldens")
 
-        progress(f"replaying, serial and -n 2, {args.repetitions} round(s) ...")
-        replay = round_robin({"serial": [], "-n 2": ["-n", "2"]}, suite, args.repetitions)
+        progress(f"replaying, serial (twice) and -n 2, {args.repetitions} round(s) ...")
+        replay = round_robin(
+            {
+                "serial": [],
+                "serial, SSL context per test": ["--ssl-context=per-test"],
+                "-n 2": ["-n", "2"],
+            },
+            suite,
+            args.repetitions,
+        )
 
         progress(f"pytest start-up, with and without snaprun, {args.startup} round(s) ...")
         startup = round_robin(
@@ -251,6 +293,14 @@ def main() -> int:
     print(table(["run", "wall s", "wall range s", "CPU s", "wall ms per test"], rows))
     speedup = median(replay["serial"]) / median(replay["-n 2"])
     print(f"-n 2 speed-up over serial replay (wall): {speedup:.2f}×")
+    shared, per_test = replay["serial"], replay["serial, SSL context per test"]
+    ratios = [a.wall / b.wall for a, b in zip(shared, per_test, strict=True)]
+    saved = (median(per_test) - median(shared)) * 1000 / args.tests
+    print(
+        f"serial replay, one SSL context per session / one per test (wall): median of per-round "
+        f"ratios {statistics.median(ratios):.2f}, ratio of medians "
+        f"{median(shared) / median(per_test):.2f}; {saved:.0f} ms saved per test"
+    )
     with_, without = startup["snaprun"], startup["no:snaprun"]
     added = (median(with_) - median(without)) * 1000
     paired = statistics.median(a.wall - b.wall for a, b in zip(with_, without, strict=True))
