@@ -35,12 +35,13 @@ test: $(VENV)/.installed
 # The committed cassettes hold the requests the latest livekit-agents sends; 1.3.12 sends other
 # bodies, so this leg records the examples afresh against the scripted server, into a scratch
 # folder that is never committed, then replays them: both must match the committed goldens.
-LEGACY_CASSETTES = -o snaprun_cassette_dir=build/cassettes-1.3.12
+# The seed example is a strict xfail on 1.3.12 (README), so its golden goes unused there.
+LEGACY_OPTIONS = -o snaprun_cassette_dir=build/cassettes-1.3.12 --snapshot-warn-unused
 
 test-legacy: $(LEGACY_VENV)/.installed
 	rm -rf build/cassettes-1.3.12
-	$(LEGACY_VENV)/bin/pytest --record-mode=once $(LEGACY_CASSETTES) $(PYTEST_ARGS)
-	$(LEGACY_VENV)/bin/pytest $(LEGACY_CASSETTES) $(PYTEST_ARGS) examples
+	$(LEGACY_VENV)/bin/pytest --record-mode=once $(LEGACY_OPTIONS) $(PYTEST_ARGS)
+	$(LEGACY_VENV)/bin/pytest $(LEGACY_OPTIONS) $(PYTEST_ARGS) examples
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check snaprun tests examples benchmarks
