@@ -322,7 +322,7 @@ def step_timings(
             theirs
         ),
         "snaprun: golden fixture's check_golden (yamlio.load)": lambda: yamlio.load(golden_text),
-        "snaprun: Capture.check() (runs twice per assert)": capture.check,
+        "snaprun: Capture.check() (once per assertion)": capture.check,
         "snaprun: Capture.timeline().to_data()": lambda: capture.timeline().to_data(),
         "snaprun: yamlio.dump of the timeline": lambda: yamlio.dump(data),
     }
