@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,16 +199,14 @@ async def test_unrecorded_request_fails_fast_with_diff(server: ScriptedServer, p
     sent_before = len(server.requests)
     changed = messages("What's the weather?", system=SYSTEM.replace("helpful", "grumpy"))
 
-    started = time.perf_counter()
     with (
         pytest.raises(UnmatchedRequest) as at_exit,
         cassette(path) as use,
         pytest.raises(openai.APIError) as in_client,
     ):
         await chat(server.base_url, changed)
-    elapsed = time.perf_counter() - started
 
-    assert elapsed < 1.0, f"took {elapsed:.2f}s: retried or reached the network"
+    assert len(use.unmatched_requests()) == 1  # one attempt: nothing retried it
     assert len(server.requests) == sent_before  # the server (still up) saw nothing
     message = str(at_exit.value)
     assert str(path) in message and COMMAND in message
@@ -235,15 +232,13 @@ async def test_long_conversation_fails_fast_at_the_changed_turn(
             await chat(server.base_url, history[:-1])
 
     history = messages()
-    with pytest.raises(UnmatchedRequest) as at_exit, cassette(path):
+    with pytest.raises(UnmatchedRequest) as at_exit, cassette(path) as use:
         for number in range(20):
             history += [turn(number), {"role": "assistant", "content": "Okay."}]
             await chat(server.base_url, history[:-1])
-        started = time.perf_counter()
         with pytest.raises(openai.APIError):
             await chat(server.base_url, [*history, turn(20, "boring")])
-        elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"the failing request took {elapsed:.2f}s"
+    assert len(use.unmatched_requests()) == 1  # one attempt: nothing retried it
     message = str(at_exit.value)
     assert "Closest recorded request not yet replayed: #21." in message
     assert "something boring" in message and "something interesting" in message
@@ -272,14 +267,12 @@ async def test_unrecorded_non_streaming_request_gets_400_without_retries(
 ) -> None:
     with cassette(path, "once"):
         await chat(server.base_url, FIRST, stream=False)
-    started = time.perf_counter()
     with (
         pytest.raises(UnmatchedRequest),
         cassette(path) as use,
         pytest.raises(openai.BadRequestError),
     ):
         await chat(server.base_url, SECOND, stream=False)
-    assert time.perf_counter() - started < 1.0
     assert len(use.unmatched_requests()) == 1  # one attempt: the SDK did not retry
 
 
@@ -306,15 +299,13 @@ async def test_unrecorded_request_fails_fast_through_livekit_llm(
         assert await complete(SYSTEM) == "It is sunny in Paris today."
     assert use.problems() == []
 
-    started = time.perf_counter()
     with (
         pytest.raises(UnmatchedRequest) as at_exit,
-        cassette(path),
+        cassette(path) as use,
         pytest.raises(Exception) as in_livekit,  # livekit's APIConnectionError
     ):
         await complete("You are a grumpy assistant.")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"took {elapsed:.2f}s: livekit retried"
+    assert len(use.unmatched_requests()) == 1  # one attempt: livekit did not retry
     assert "grumpy" in str(at_exit.value)
     assert getattr(in_livekit.value, "retryable", None) is False
 
