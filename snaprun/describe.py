@@ -38,7 +38,7 @@ Splitter = Callable[[object], "_Parts | None"]
 # --- rendering values -----------------------------------------------------------------
 
 
-def printable(text: str) -> str:
+def one_line(text: str) -> str:
     """Keep a line on one line and free of terminal control characters."""
     return text.replace("\r\n", "\n").translate(_UNPRINTABLE)
 
@@ -71,7 +71,7 @@ def same(left: object, right: object) -> bool:
 
 
 def _shorten(text: str, limit: int = TEXT_LIMIT) -> str:
-    text = printable(text)
+    text = one_line(text)
     if len(text) <= limit:
         return text
     return text[: limit - 1] + "…"
@@ -97,8 +97,8 @@ def _render(value: object) -> str:
     if value is ABSENT:
         return "<absent>"
     if isinstance(value, str):
-        return f'"{printable(value)}"'
-    return printable(json_line(value))
+        return f'"{one_line(value)}"'
+    return one_line(json_line(value))
 
 
 def _common_prefix(left: str, right: str) -> int:
@@ -127,7 +127,7 @@ def _window(left: str, right: str, limit: int = TEXT_LIMIT) -> tuple[str, str]:
 def show_change(old: object, new: object) -> str:
     """`"old" → "new"`, each side cut around the first difference when long."""
     if isinstance(old, str) and isinstance(new, str):
-        left, right = _window(printable(old), printable(new))
+        left, right = _window(one_line(old), one_line(new))
         return f'"{left}" → "{right}"'
     left, right = _window(_render(old), _render(new))
     return f"{left} → {right}"
@@ -197,8 +197,8 @@ _DESCRIBERS: dict[str, Callable[[Mapping[str, object]], str]] = {
 def _describe_parts(kind: str, fields: object) -> str:
     describer = _DESCRIBERS.get(kind)
     if describer is not None and isinstance(fields, Mapping):
-        return printable(f"{kind} {describer(fields)}")
-    return printable(f"{kind} {_shorten(json_line(fields))}")
+        return one_line(f"{kind} {describer(fields)}")
+    return one_line(f"{kind} {_shorten(json_line(fields))}")
 
 
 def describe_entry(entry: object, split: Splitter) -> str:

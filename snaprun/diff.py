@@ -34,7 +34,7 @@ from .describe import (
     canonical,
     describe_entry,
     json_line,
-    printable,
+    one_line,
     run_label,
     same,
     show_change,
@@ -434,7 +434,7 @@ def diff_goldens(expected: object, actual: object) -> list[str]:
     With several sessions, lines start with `session N, `. Never raises.
     """
     try:
-        return [printable(line) for line in _diff(expected, actual)]
+        return [one_line(line) for line in _diff(expected, actual)]
     except Exception as error:  # a hand-edited golden must never make the report fail
         return [f"snaprun could not compare the goldens event by event ({type(error).__name__})"]
 
