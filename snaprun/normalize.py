@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from itertools import groupby
 from typing import Any, TypeVar
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
@@ -63,15 +64,9 @@ def tool_steps_in_order(items: Sequence[Item]) -> list[Item]:
     calls: ``group_id``, else the part of ``id`` before ``/``.
     """
     ordered: list[Item] = []
-    block: list[Item] = []  # consecutive calls and outputs
-    for item in [*items, None]:
-        if item is not None and getattr(item, "type", None) in _TOOL_ITEMS:
-            block.append(item)
-            continue
-        ordered += _in_steps(block)
-        block = []
-        if item is not None:
-            ordered.append(item)
+    for is_tool, run in groupby(items, key=lambda item: getattr(item, "type", None) in _TOOL_ITEMS):
+        block = list(run)  # consecutive calls and outputs, or consecutive other items
+        ordered += _in_steps(block) if is_tool else block
     return ordered
 
 
