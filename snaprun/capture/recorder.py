@@ -1,0 +1,275 @@
+"""The recorders: what one AgentSession did, filed run by run as livekit reports it.
+
+A `SessionRecorder` listens to one session's events and files each under the `RunRecorder` of
+the test call that caused it, found through the `_current_run` context variable that the
+wrapped entry points in `patches` set; it also turns livekit's chat items into timeline events
+and cross-checks them against livekit's own history and RunResult. It is kept apart from
+`Capture` so the per-session bookkeeping reads on its own, and from `patches` so what is
+recorded is separate from where livekit is intercepted.
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import TYPE_CHECKING, Any
+
+from livekit.agents import Agent, AgentSession, llm
+from livekit.agents.voice import agent_activity
+
+from ..crosscheck import compare_run
+from ..describe import describe_event, run_label
+from ..normalize import parse_arguments, text_of, tool_steps_in_order, without_addresses
+from ..timeline import (
+    AgentHandoff,
+    ChatCtxSnapshot,
+    ChatItem,
+    Event,
+    FunctionCall,
+    FunctionCallOutput,
+    Message,
+    Run,
+    RunKind,
+    SessionTimeline,
+    SpeechWithoutMessage,
+)
+
+if TYPE_CHECKING:
+    from . import Capture
+
+_current_run: contextvars.ContextVar[RunRecorder | None] = contextvars.ContextVar(
+    "snaprun_current_run", default=None
+)
+_HIDDEN_ITEM_TYPES = frozenset({"agent_config_update"})
+
+
+def agent_name(agent: Any) -> str | None:
+    return None if agent is None else type(agent).__name__
+
+
+class RunRecorder:
+    """The events of one run, in emission order, plus what livekit itself returned for it."""
+
+    def __init__(self, session: SessionRecorder, kind: RunKind, input: str | None = None) -> None:
+        self.session = session
+        self.kind = kind
+        self.input = input
+        self.events: list[Event] = []
+        self.handles: list[Any] = []
+        self.result: Any = None  # livekit's RunResult, when it returned one
+
+    def freeze(self) -> Run:
+        return Run(kind=self.kind, input=self.input, events=tuple(self.events))
+
+
+class SessionRecorder:
+    """Listens to one AgentSession and files each event under the run that caused it."""
+
+    def __init__(self, capture: Capture, session: AgentSession[Any]) -> None:
+        self.capture = capture
+        self.session = session
+        self.runs: list[RunRecorder] = []
+        self.agent: str | None = None
+        self.chat_ctx: ChatCtxSnapshot | None = None
+        self._seen: set[str] = set()
+        self._emitted: set[str] = set()  # items livekit announced via conversation_item_added
+        self.problems: list[str] = []
+        self._sources: dict[str, str] = {}  # speech handle id -> say / generate_reply
+        self._after_tools: set[str] = set()  # speech handles whose tool outputs came back
+        self._handles_with_items: set[str] = set()  # speeches that added to the chat
+        self._pending_outputs: dict[str, llm.FunctionCallOutput] = {}
+        session.on("speech_created", self._on_speech_created)
+        session.on("conversation_item_added", self._on_conversation_item)
+        session.on("function_tools_executed", self._on_tools_executed)
+        session.on("close", self._on_close)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def open_run(self, kind: RunKind, input: str | None = None) -> RunRecorder:
+        run = RunRecorder(self, kind, input)
+        self.runs.append(run)
+        return run
+
+    def current_run(self) -> RunRecorder:
+        run = _current_run.get()
+        if run is not None and run.session is self:
+            return run
+        # Work no test call caused (livekit's own background tasks) gets a run of its own.
+        if not self.runs or self.runs[-1].kind != "background":
+            self.open_run("background")
+        return self.runs[-1]
+
+    def record(self, event: Event) -> None:
+        self.current_run().events.append(event)
+
+    # -- livekit events --------------------------------------------------------------------
+
+    def _on_speech_created(self, ev: Any) -> None:
+        handle = ev.speech_handle
+        self._sources[handle.id] = ev.source
+        self.current_run().handles.append(handle)
+        # livekit hands each speech's items (messages, tool calls and outputs) to callbacks
+        # like this one: it is how RunResult collects them too.
+        handle._add_item_added_callback(lambda item: self._on_item(item, handle))
+        handle.add_done_callback(self._on_speech_done)
+
+    def _on_conversation_item(self, ev: Any) -> None:
+        item = ev.item
+        if item.id in self._emitted:
+            self.problems.append(
+                f"livekit announced {self.describe(item)} twice (conversation_item_added); "
+                "snaprun recorded it once"
+            )
+        self._emitted.add(item.id)
+        self._on_item(item, agent_activity._SpeechHandleContextVar.get(None))
+
+    def _on_item(self, item: Any, handle: Any) -> None:
+        if handle is not None:
+            self._handles_with_items.add(handle.id)
+        if item.id in self._seen or item.type == "agent_handoff":
+            return  # handoffs are recorded where the next activity starts, on every version
+        self._seen.add(item.id)
+        labels = self.capture.labels
+        if item.type == "message":
+            self.record(
+                Message(
+                    role=item.role,
+                    text=without_addresses(text_of(item.content)),
+                    source=None if item.role == "user" else self._source_of(handle),
+                    interrupted=bool(getattr(item, "interrupted", False)),
+                )
+            )
+        elif item.type == "function_call":
+            self.record(
+                FunctionCall(item.name, labels(item.call_id), parse_arguments(item.arguments))
+            )
+        elif item.type == "function_call_output":
+            # Parallel tools finish in whatever order they finish; outputs are written in call
+            # order when livekit reports the batch, so the golden does not depend on timing.
+            self._pending_outputs[item.call_id] = item
+
+    def _source_of(self, handle: Any) -> str | None:
+        if handle is None:
+            return None
+        if handle.id in self._after_tools:
+            return "tool_reply"
+        return self._sources.get(handle.id)
+
+    def _on_tools_executed(self, ev: Any) -> None:
+        outputs = [out for out in ev.function_call_outputs if out is not None]
+        order = [out.call_id for out in outputs] + list(self._pending_outputs)
+        for call_id in dict.fromkeys(order):
+            item = self._pending_outputs.pop(call_id, None)
+            if item is not None:
+                self._record_output(item)
+        handle = agent_activity._SpeechHandleContextVar.get(None)
+        if handle is not None:
+            self._after_tools.add(handle.id)
+
+    def _record_output(self, item: llm.FunctionCallOutput) -> None:
+        self.record(
+            FunctionCallOutput(
+                name=item.name,
+                call=self.capture.labels(item.call_id),
+                output=without_addresses(item.output),
+                is_error=item.is_error,
+            )
+        )
+
+    def _on_speech_done(self, handle: Any) -> None:
+        for call_id in list(self._pending_outputs):
+            self._record_output(self._pending_outputs.pop(call_id))
+        if handle.id in self._handles_with_items:
+            return
+        failed = getattr(handle, "exception", lambda: None)() is not None
+        outcome = "interrupted" if handle.interrupted else "failed" if failed else "no_message"
+        event = SpeechWithoutMessage(
+            source=self._sources.get(handle.id, "unknown"), outcome=outcome
+        )
+        run = next((run for run in self.runs if handle in run.handles), None)
+        (run or self.current_run()).events.append(event)
+
+    def _on_close(self, _ev: Any) -> None:
+        self.snapshot_chat_ctx()
+
+    # -- wrapped methods -------------------------------------------------------------------
+
+    def on_activity_start(self, agent: Agent) -> None:
+        self.record(AgentHandoff(from_agent=self.agent, to_agent=agent_name(agent) or ""))
+        self.agent = agent_name(agent)
+
+    def snapshot_chat_ctx(self) -> None:
+        agent = self.session._agent
+        if agent is not None:
+            visible = tool_steps_in_order(visible_items(agent.chat_ctx))
+            items = tuple(self.chat_item(item) for item in visible)
+            self.chat_ctx = ChatCtxSnapshot(agent=agent_name(agent) or "", items=items)
+
+    def chat_item(self, item: Any) -> ChatItem:
+        labels = self.capture.labels
+        if item.type == "message":
+            return ChatItem.message(item.role, without_addresses(text_of(item.content)))
+        fields: tuple[tuple[str, Any], ...]
+        if item.type == "function_call":
+            fields = (
+                ("name", item.name),
+                ("call", labels(item.call_id)),
+                ("arguments", parse_arguments(item.arguments)),
+            )
+            return ChatItem("function_call", fields)
+        if item.type == "function_call_output":
+            fields = (
+                ("name", item.name),
+                ("call", labels(item.call_id)),
+                ("output", without_addresses(item.output)),
+                ("is_error", item.is_error),
+            )
+            return ChatItem("function_call_output", fields)
+        if item.type == "agent_handoff":
+            return ChatItem(
+                "agent_handoff", (("from", item.old_agent_id), ("to", item.new_agent_id))
+            )
+        return ChatItem(item.type, ())
+
+    def describe(self, item: Any) -> str:
+        return describe_event(self.chat_item(item).to_data_as_event())
+
+    def missing_from_timeline(self) -> list[str]:
+        """History items (messages, tool calls and outputs) that no recorded event stands for."""
+        kinds = ("message", "function_call", "function_call_output")
+        return [
+            f"{self.describe(item)} is in the session history but snaprun recorded no event for it"
+            for item in self.session.history.items
+            if item.type in kinds and item.id not in self._seen
+        ]
+
+    def run_result_problems(self) -> list[str]:
+        problems = []
+        for number, run in enumerate(self.runs, start=1):
+            if run.result is None or not hasattr(run.result, "events"):
+                continue
+            frozen = run.freeze().to_data()
+            returned = [e for e in map(self.run_result_event, run.result.events) if e]
+            problems += compare_run(run_label(number, frozen), frozen["events"], returned)
+        return problems
+
+    def run_result_event(self, event: Any) -> dict[str, Any] | None:
+        item = event.item
+        if item.type == "agent_handoff":
+            fields = {"from": agent_name(event.old_agent), "to": agent_name(event.new_agent)}
+            return {"agent_handoff": fields}
+        if item.type in ("message", "function_call", "function_call_output"):
+            return self.chat_item(item).to_data_as_event()
+        return None
+
+    def freeze(self) -> SessionTimeline:
+        for call_id in list(self._pending_outputs):
+            self._record_output(self._pending_outputs.pop(call_id))
+        if self.chat_ctx is None:
+            self.snapshot_chat_ctx()
+        return SessionTimeline(
+            runs=tuple(run.freeze() for run in self.runs), chat_ctx=self.chat_ctx
+        )
+
+
+def visible_items(chat_ctx: llm.ChatContext) -> list[Any]:
+    return [item for item in chat_ctx.items if item.type not in _HIDDEN_ITEM_TYPES]
