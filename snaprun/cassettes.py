@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -53,6 +52,7 @@ from .cassette_errors import (
 )
 from .cassette_format import FORMAT_VERSION, CassetteSerializer
 from .http_bodies import match_body_as_data, request_body, response_body
+from .project import write_atomically
 from .replay import REFUSAL_TEXT, CassetteContext, ExactCassette, request_summary
 from .scan import CREDENTIAL_ENV_VARS, MIN_ENV_VALUE
 from .vcr_config import MemoryPersister, cassette_config
@@ -228,7 +228,7 @@ def open_cassette(
     except (TypeError, ValueError) as exc:
         raise CassetteError(f"snaprun: cannot write cassette {path}: {exc}") from exc
     _check_no_secrets(path, text, raw_parts, secret_env_vars)
-    _write_atomically(path, text)
+    write_atomically(path, text)
     use.written = True
 
 
@@ -283,25 +283,3 @@ def _check_no_secrets(
         needles = {value.encode(), quote(value, safe="").encode(), json.dumps(value)[1:-1].encode()}
         if any(needle in haystack for needle in needles for haystack in haystacks):
             raise SecretInCassette(path, name)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file next to ``path``, then rename it over ``path``.
-
-    A crash or Ctrl-C at any point leaves either the old file or the new one, never a
-    truncated mix; the temporary file is removed on failure.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp makes the file private; a cassette is a normal, shared project file.
-        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

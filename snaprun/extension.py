@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -11,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from . import diff, yamlio
+from .project import write_atomically
 from .timeline import Timeline
 
 if TYPE_CHECKING:
@@ -78,16 +77,7 @@ class GoldenExtension(SingleFileSnapshotExtension):
         if location in cls.protected:
             return
         data = next(iter(snapshot_collection)).data
-        # Write beside the golden, then rename: an interrupted run never leaves half a golden.
-        Path(location).parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=Path(location).parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as file:
-                file.write(str(data))
-            os.replace(temp, location)
-        except BaseException:
-            os.unlink(temp)
-            raise
+        write_atomically(Path(location), str(data))
 
     def diff_lines(
         self, serialized_data: SerializedData, snapshot_data: SerializedData

@@ -21,8 +21,9 @@ import vcr.request
 import vcr.serialize
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from syrupy.utils import walk_snapshot_dir
 
-from snaprun import cassettes, http_bodies, yamlio
+from snaprun import cassettes, http_bodies, project, yamlio
 from snaprun.cassettes import (
     DEFAULT_SECRET_ENV_VARS,
     CassetteCorrupt,
@@ -713,11 +714,29 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
     def broken_replace(source: str, destination: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(cassettes.os, "replace", broken_replace)
+    monkeypatch.setattr(project.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        cassettes._write_atomically(target, "new\n")
+        project.write_atomically(target, "new\n")
     assert target.read_text() == "old\n"
     assert leftovers(tmp_path) == []
+
+
+def test_a_write_in_progress_is_no_snapshot_to_syrupy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Under xdist, syrupy's controller lists the snapshot folder while workers still write
+    # goldens; a temporary file it takes for a snapshot it deletes, under the worker's feet.
+    seen: list[list[str]] = []
+    real_replace = os.replace
+
+    def replace_after_listing(source: str, destination: str) -> None:
+        seen.append(list(walk_snapshot_dir(tmp_path)))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(project.os, "replace", replace_after_listing)
+    project.write_atomically(tmp_path / "test_a.yaml", "runs: []\n")
+    assert seen == [[]]
+    assert (tmp_path / "test_a.yaml").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
 
 
 async def test_rewrite_replaces_the_cassette_after_success(
