@@ -76,7 +76,7 @@ def measure(work: Path, sizes: list[int]) -> dict[str, float]:
 
 
 def record(work: Path, sizes: list[int]) -> None:
-    sys.path.insert(0, str(ROOT))
+    """One long conversation per size: cassette, golden and the last request's body."""
     from benchmarks import long_conversation
     from benchmarks.harness import free_port, openai_llm, progress, snaprun_record
     from snaprun.scripted_server import ScriptedServer
