@@ -38,7 +38,7 @@ def steps(work: Path, turns: int) -> dict[str, tuple[Callable[[], object], int]]
 
     from snaprun import yamlio
     from snaprun.cassettes import open_cassette
-    from snaprun.http_bodies import body_key
+    from snaprun.cassettes.http_bodies import body_key
 
     cassette, golden = work / f"c{turns}.yaml", (work / f"g{turns}.yaml").read_text()
     last = json.loads(cassette.with_suffix(".last.json").read_text())
@@ -79,7 +79,7 @@ def record(work: Path, sizes: list[int]) -> None:
     """One long conversation per size: cassette, golden and the last request's body."""
     from benchmarks import long_conversation
     from benchmarks.harness import free_port, openai_llm, progress, snaprun_record
-    from snaprun.scripted_server import ScriptedServer
+    from snaprun.testing import ScriptedServer
 
     for turns in sizes:
         progress(f"recording {turns} turns ...")

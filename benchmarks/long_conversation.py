@@ -54,7 +54,7 @@ from benchmarks.harness import (  # noqa: E402
     verdict,
 )
 from benchmarks.scripted_llm import ScriptedLLM  # noqa: E402
-from snaprun.scripted_server import Reply, ScriptedServer  # noqa: E402
+from snaprun.testing import Reply, ScriptedServer  # noqa: E402
 
 ANSWER = (
     "Noted. That flavour pairs a creamy vanilla base with a ribbon of salted caramel and "

@@ -71,7 +71,7 @@ from benchmarks.scripted_llm import ScriptedLLM  # noqa: E402
 from snaprun import yamlio  # noqa: E402
 from snaprun.capture import Capture  # noqa: E402
 from snaprun.cassettes import CassetteSerializer, open_cassette  # noqa: E402
-from snaprun.scripted_server import Reply, ScriptedServer  # noqa: E402
+from snaprun.testing import Reply, ScriptedServer  # noqa: E402
 
 # Path fragment -> owner, first match wins (the plugin before livekit-agents, httpcore before
 # httpx: they are spelled alike).

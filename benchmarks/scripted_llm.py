@@ -2,7 +2,7 @@
 
 The benchmarks' floor. `ScriptedLLM` implements livekit's LLM interface the way livekit's own
 test LLM does (an `LLMStream` whose `_run` sends `ChatChunk`s into the stream's channel), but it
-chooses its answer exactly as `snaprun.scripted_server.ScriptedServer` does: the chat context is
+chooses its answer exactly as `snaprun.testing.ScriptedServer` does: the chat context is
 put in OpenAI's message format and the first `Reply` that `fits` it answers. The same replies
 therefore give the same conversation, and the same golden, with or without HTTP in between.
 """
@@ -22,7 +22,7 @@ from livekit.agents.types import (
     NotGivenOr,
 )
 
-from snaprun.scripted_server import USAGE, Reply, last_message_text, text_pieces
+from snaprun.testing.scripted_server import USAGE, Reply, last_message_text, text_pieces
 
 __all__ = ["ScriptedLLM"]
 

@@ -49,7 +49,7 @@ from benchmarks.harness import (  # noqa: E402
 from benchmarks.scripted_llm import ScriptedLLM  # noqa: E402
 from examples.seed_agents import EnterAgent  # noqa: E402
 from examples.seed_replies import SEED_REPLIES  # noqa: E402
-from snaprun.scripted_server import ScriptedServer  # noqa: E402
+from snaprun.testing import ScriptedServer  # noqa: E402
 
 REQUESTS_PER_SCENARIO = 3  # on_enter's reply, the tool call, the second agent's reply
 

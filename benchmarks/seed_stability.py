@@ -25,7 +25,7 @@ from examples.seed_agents import EnterAgent  # noqa: E402
 from examples.seed_replies import SEED_REPLIES  # noqa: E402
 from snaprun import yamlio  # noqa: E402
 from snaprun.capture import Capture  # noqa: E402
-from snaprun.scripted_server import ScriptedServer  # noqa: E402
+from snaprun.testing import ScriptedServer  # noqa: E402
 
 
 async def seed_golden(base_url: str) -> str:

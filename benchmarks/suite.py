@@ -54,7 +54,7 @@ import openai
 import pytest
 from livekit.plugins import openai as livekit_openai
 
-from snaprun.scripted_server import ScriptedServer
+from snaprun.testing import ScriptedServer
 
 PORT = {port}
 TIMEOUT = openai.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0)
@@ -103,7 +103,7 @@ MODULE_HEADER = '''\
 from livekit.agents import Agent, AgentSession, RunContext
 from livekit.agents.llm import function_tool
 
-from snaprun.scripted_server import Reply, ToolCall
+from snaprun.testing import Reply, ToolCall
 
 MODULE = {module}
 REPLIES = [

@@ -16,7 +16,7 @@ import openai
 import pytest
 from livekit.plugins import openai as livekit_openai
 
-from snaprun.scripted_server import ScriptedServer
+from snaprun.testing import ScriptedServer
 
 from .seed_replies import SEED_REPLIES
 

@@ -1,6 +1,6 @@
 """What the scripted LLM answers in the seed scenario (used to record its cassette)."""
 
-from snaprun.scripted_server import Reply, ToolCall
+from snaprun.testing import Reply, ToolCall
 
 SEED_REPLIES = [
     Reply(match="ENTER AGENT: Say 'Say something generated'", text="Say something generated"),

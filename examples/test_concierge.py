@@ -3,7 +3,7 @@
 from livekit.agents import Agent, AgentSession, RunContext
 from livekit.agents.llm import ToolError, function_tool
 
-from snaprun.scripted_server import Reply, ToolCall
+from snaprun.testing import Reply, ToolCall
 
 REPLIES = [
     Reply(match="Welcome the guest", text="Welcome to Hotel Snaprun!\nHow may I help?"),

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from collections.abc import Generator, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,9 +12,9 @@ import pytest
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
 
-    from .capture import Capture
-    from .cassettes import CassetteUse
-    from .extension import GoldenExtension
+    from snaprun.capture import Capture
+    from snaprun.cassettes import CassetteUse
+    from snaprun.golden.extension import GoldenExtension
 
 EXTENSION_KEY = pytest.StashKey["type[GoldenExtension]"]()
 GOLDEN_KEY = pytest.StashKey["SnapshotAssertion"]()
@@ -23,7 +22,6 @@ PASSED_KEY = pytest.StashKey[bool]()
 EXPLAINED_KEY = pytest.StashKey[bool]()
 CASSETTE_KEY = pytest.StashKey["CassetteUse"]()
 CASSETTE_MARKER = "snaprun_cassette"
-PROVIDER_KEYS = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,7 +77,8 @@ def cassette(
     request: pytest.FixtureRequest, record_mode: str, vcr_config: dict[str, object]
 ) -> Iterator[CassetteUse]:
     """This test's LLM traffic, replayed from (or recorded to) its cassette, exactly once."""
-    from . import cassettes
+    from snaprun import cassettes
+    from snaprun.cassettes import providers
 
     config = request.config
     path = cassette_path(request.node, config)
@@ -98,7 +97,7 @@ def cassette(
             rerecord_command=command,
         ) as use:
             request.node.stash[CASSETTE_KEY] = use
-            with _placeholder_keys(use.replaying):
+            with providers.placeholder_credentials() if use.replaying else nullcontext():
                 yield use
             if request.node.stash.get(PASSED_KEY, False):
                 problems = use.problems()
@@ -113,21 +112,10 @@ def cassette(
         pytest.fail("\n\n".join(problems), pytrace=False)
 
 
-@contextlib.contextmanager
-def _placeholder_keys(replaying: bool) -> Iterator[None]:
-    # Provider SDKs refuse to build a client without a key; a replay sends nothing anywhere,
-    # so CI needs no real one.
-    with pytest.MonkeyPatch.context() as env:
-        for name in PROVIDER_KEYS if replaying else ():
-            if not os.environ.get(name):
-                env.setenv(name, "snaprun-replay-placeholder")
-        yield
-
-
 @pytest.fixture
 def transcript(request: pytest.FixtureRequest, cassette: CassetteUse) -> Iterator[Capture]:
     """Everything the AgentSessions started by this test do, compared with `golden`."""
-    from .capture import Capture  # livekit is heavy: import it only in tests that use it
+    from snaprun.capture import Capture  # livekit is heavy: import it only in tests that use it
 
     capture = Capture(
         settle_timeout=_settle_timeout(request.config),
@@ -150,16 +138,15 @@ def _snaprun_cassette_marker(request: pytest.FixtureRequest) -> None:
 
 def cassette_path(item: pytest.Item, config: pytest.Config) -> Path:
     """`<cassette dir>/<test file without .py>/<name>.yaml`: the golden's path, another root."""
-    from .project import golden_name, mirrored_dir
+    from snaprun.paths import file_of
 
-    cassette_dir = Path(config.rootpath) / str(config.getini("snaprun_cassette_dir"))
-    return cassette_dir / mirrored_dir(item.nodeid) / f"{golden_name(item.nodeid)}.yaml"
+    return file_of(Path(config.rootpath) / str(config.getini("snaprun_cassette_dir")), item.nodeid)
 
 
 @pytest.fixture
 def golden(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> SnapshotAssertion:
     """syrupy's `snapshot`, writing this test's YAML golden under `snaprun_snapshot_dir`."""
-    from .extension import CorruptGolden, check_golden
+    from snaprun.golden.extension import CorruptGolden, check_golden
 
     assertion = snapshot.use_extension(_extension(request.config))
     request.node.stash[GOLDEN_KEY] = assertion
@@ -172,7 +159,7 @@ def golden(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> Snaps
 
 def _extension(config: pytest.Config) -> type[GoldenExtension]:
     if EXTENSION_KEY not in config.stash:
-        from .extension import golden_extension
+        from snaprun.golden.extension import golden_extension
 
         snapshot_dir = config.getini("snaprun_snapshot_dir")
         config.stash[EXTENSION_KEY] = golden_extension(Path(config.rootpath), snapshot_dir)
@@ -194,7 +181,7 @@ def pytest_runtest_makereport(
             report.sections.append(("snaprun: requests not in the cassette", "\n\n".join(refused)))
             item.stash[EXPLAINED_KEY] = True
     if report.outcome != "passed" and GOLDEN_KEY in item.stash:
-        from .extension import protect
+        from snaprun.golden.extension import protect
 
         protect(item.stash[GOLDEN_KEY])
     return report

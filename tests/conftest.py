@@ -13,7 +13,7 @@ import livekit.plugins.openai  # noqa: F401
 import pytest
 
 import snaprun.capture  # noqa: F401
-import snaprun.scripted_server  # noqa: F401
+import snaprun.testing.scripted_server  # noqa: F401
 
 # The conftest of every throwaway project: an `llm` fixture served by the scripted server, with
 # the replies each test module declares in `REPLIES` (and an optional per-chunk `CHUNK_DELAY`).
@@ -23,7 +23,7 @@ PROJECT_CONFTEST = """
 import pytest
 from livekit.plugins import openai
 
-from snaprun.scripted_server import ScriptedServer
+from snaprun.testing import ScriptedServer
 
 PORT = {port}
 
@@ -56,7 +56,7 @@ from typing import Any
 from livekit.agents import Agent, AgentSession, RunContext
 from livekit.agents.llm import ToolError, function_tool
 
-from snaprun.scripted_server import Reply, ToolCall
+from snaprun.testing import Reply, ToolCall
 """
 
 

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from syrupy.utils import walk_snapshot_dir
 
-from snaprun import cassettes, http_bodies, project, yamlio
+from snaprun import cassettes, files, yamlio
 from snaprun.cassettes import (
     DEFAULT_SECRET_ENV_VARS,
     CassetteCorrupt,
@@ -33,9 +33,10 @@ from snaprun.cassettes import (
     InvalidCassetteConfig,
     SecretInCassette,
     UnmatchedRequest,
+    http_bodies,
     open_cassette,
 )
-from snaprun.scripted_server import Reply, ScriptedServer
+from snaprun.testing import Reply, ScriptedServer
 
 API_KEY = "sk-test-secret-123456789"
 TEST_ID = "tests/test_x.py::test_y"
@@ -404,7 +405,7 @@ async def test_compressed_response_is_stored_decoded(path: Path) -> None:
 
 
 def test_credential_query_parameters_are_dropped() -> None:
-    strip = cassettes._without_secret_params
+    from snaprun.cassettes.config import _without_secret_params as strip
     assert strip("https://h/v1/x?key=abc&alt=sse") == "https://h/v1/x?alt=sse"
     assert strip("https://h/v1/x?api_key=1&token=2&access_token=3") == "https://h/v1/x"
     assert strip("https://h/v1/x?api-version=2024-01") == "https://h/v1/x?api-version=2024-01"
@@ -714,9 +715,9 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.M
     def broken_replace(source: str, destination: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(project.os, "replace", broken_replace)
+    monkeypatch.setattr(files.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        project.write_atomically(target, "new\n")
+        files.write_atomically(target, "new\n")
     assert target.read_text() == "old\n"
     assert leftovers(tmp_path) == []
 
@@ -733,8 +734,8 @@ def test_a_write_in_progress_is_no_snapshot_to_syrupy(
         seen.append(list(walk_snapshot_dir(tmp_path)))
         real_replace(source, destination)
 
-    monkeypatch.setattr(project.os, "replace", replace_after_listing)
-    project.write_atomically(tmp_path / "test_a.yaml", "runs: []\n")
+    monkeypatch.setattr(files.os, "replace", replace_after_listing)
+    files.write_atomically(tmp_path / "test_a.yaml", "runs: []\n")
     assert seen == [[]]
     assert (tmp_path / "test_a.yaml").stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
 
@@ -815,7 +816,7 @@ async def test_vcr_config_hooks_run_before_snaprun_sanitizers(
 def test_the_order_of_tools_in_a_request_does_not_matter() -> None:
     from vcr.request import Request
 
-    from snaprun.http_bodies import match_body_as_data
+    from snaprun.cassettes.http_bodies import match_body_as_data
 
     def request(*names: str, model: str = "gpt-4.1") -> Request:
         tools = [{"type": "function", "function": {"name": name}} for name in names]

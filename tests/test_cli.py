@@ -15,9 +15,11 @@ import yaml
 from click.testing import CliRunner, Result
 
 from snaprun import yamlio
+from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS
 from snaprun.cli import main
-from snaprun.project import Project, golden_name, mirrored_dir
-from snaprun.scan import CREDENTIAL_ENV_VARS, mask, scan_text
+from snaprun.cli.project import Project
+from snaprun.cli.scan import mask, scan_text
+from snaprun.paths import golden_name, mirrored_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SEED_GOLDEN = REPO / "__snapshots__" / "examples" / "test_seed" / "test_ice_cream.yaml"
@@ -278,7 +280,7 @@ class TestOuter:
 def test_paths_agree_with_syrupy_and_the_cassette_fixture(pytester: pytest.Pytester) -> None:
     from syrupy.location import PyTestLocation
 
-    from snaprun.extension import golden_extension
+    from snaprun.golden.extension import golden_extension
     from snaprun.plugin import cassette_path
 
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")

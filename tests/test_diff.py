@@ -1,4 +1,4 @@
-"""Tests of snaprun.diff: the event-level report printed before syrupy's line diff.
+"""Tests of snaprun.golden.diff: the event-level report printed before syrupy's line diff.
 
 Its events are named by snaprun.describe, tested here by `describe_event`.
 """
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from snaprun.describe import describe_event
-from snaprun.diff import diff_goldens, format_report
+from snaprun.golden.diff import diff_goldens, format_report
 
 RUN_2 = 'run 2 (input "Give me all ice cream types.")'
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from snaprun.normalize import tool_steps_in_order
+from snaprun.capture.normalize import tool_steps_in_order
 
 
 def call(call_id: str, step: str, group_id: str | None = None) -> SimpleNamespace:

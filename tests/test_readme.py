@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import Project, free_port
 
-from snaprun.scripted_server import ScriptedServer
+from snaprun.testing import ScriptedServer
 
 LIVEKIT = tuple(int(part) for part in version("livekit-agents").split(".")[:2])
 ROOT = Path(__file__).resolve().parents[1]

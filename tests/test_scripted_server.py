@@ -1,4 +1,4 @@
-"""Tests for snaprun.scripted_server, driven by real clients over real HTTP.
+"""Tests for snaprun.testing.scripted_server, driven by real clients over real HTTP.
 
 The openai client and livekit's openai plugin are used exactly as in production, so these
 tests also pin that the server's SSE stream is what those clients expect.
@@ -16,7 +16,7 @@ from typing import Any
 import openai
 import pytest
 
-from snaprun.scripted_server import (
+from snaprun.testing.scripted_server import (
     Reply,
     ScriptedServer,
     ToolCall,

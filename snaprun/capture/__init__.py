@@ -30,10 +30,10 @@ from typing import Any
 
 from livekit.agents import Agent, AgentSession
 
-from ..normalize import CallLabels
-from ..timeline import Timeline
-from .patches import _patches
-from .recorder import RunRecorder, SessionRecorder
+from snaprun.capture.normalize import CallLabels
+from snaprun.capture.patches import _patches
+from snaprun.capture.recorder import RunRecorder, SessionRecorder
+from snaprun.timeline import Timeline
 
 
 class CaptureTimeout(AssertionError):

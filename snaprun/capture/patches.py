@@ -18,11 +18,11 @@ from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.llm.tool_context import get_fnc_tool_names
 from livekit.agents.voice.agent_activity import AgentActivity
 
-from ..timeline import ChatCtxUpdated, InstructionsUpdated, RunKind, ToolsUpdated
-from .recorder import _current_run, agent_name, visible_items
+from snaprun.capture.recorder import _current_run, agent_name, visible_items
+from snaprun.timeline import ChatCtxUpdated, InstructionsUpdated, RunKind, ToolsUpdated
 
 if TYPE_CHECKING:
-    from . import Capture
+    from snaprun.capture import Capture
 
 
 def _patches(capture: Capture) -> list[tuple[type, str, Any]]:

@@ -16,10 +16,15 @@ from typing import TYPE_CHECKING, Any
 from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.voice import agent_activity
 
-from ..crosscheck import compare_run
-from ..describe import describe_event, run_label
-from ..normalize import parse_arguments, text_of, tool_steps_in_order, without_addresses
-from ..timeline import (
+from snaprun.capture.crosscheck import compare_run
+from snaprun.capture.normalize import (
+    parse_arguments,
+    text_of,
+    tool_steps_in_order,
+    without_addresses,
+)
+from snaprun.describe import describe_event, run_label
+from snaprun.timeline import (
     AgentHandoff,
     ChatCtxSnapshot,
     ChatItem,
@@ -34,7 +39,7 @@ from ..timeline import (
 )
 
 if TYPE_CHECKING:
-    from . import Capture
+    from snaprun.capture import Capture
 
 _current_run: contextvars.ContextVar[RunRecorder | None] = contextvars.ContextVar(
     "snaprun_current_run", default=None

@@ -16,7 +16,7 @@ from typing import Final
 
 import click
 
-from .describe import describe_event
+from snaprun.describe import describe_event
 
 Golden = Mapping[str, object]
 

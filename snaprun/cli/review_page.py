@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Final
 
-from .render import (
+from snaprun.cli.render import (
     Entry,
     ctx_agent,
     field,
@@ -26,7 +26,7 @@ from .render import (
     run_entries,
     run_title,
 )
-from .review import GoldenChange, grouped_findings, shape, tally
+from snaprun.cli.review import GoldenChange, grouped_findings, shape, tally
 
 
 @dataclass(frozen=True)

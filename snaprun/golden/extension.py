@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from . import diff, yamlio
-from .project import write_atomically
-from .timeline import Timeline
+from snaprun import yamlio
+from snaprun.files import write_atomically
+from snaprun.golden import diff
+from snaprun.timeline import Timeline
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion

@@ -18,7 +18,14 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from .http_bodies import JSON_STYLES, NOT_JSON, Json, canonical_json, parse_json, render_json
+from snaprun.cassettes.http_bodies import (
+    JSON_STYLES,
+    NOT_JSON,
+    Json,
+    canonical_json,
+    parse_json,
+    render_json,
+)
 
 BODY_FORMS: Final = ("json", "text", "base64")
 _RESPONSE_BODY_FORMS: Final = ("sse", *BODY_FORMS)

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from . import yamlio
-from .describe import describe_event, run_label
-from .diff import diff_goldens
-from .project import CommandError, Project, shown
-from .render import ctx_agent, field, golden_sessions, item_entry, listed
+from snaprun import yamlio
+from snaprun.cli.project import CommandError, Project
+from snaprun.cli.render import ctx_agent, field, golden_sessions, item_entry, listed
+from snaprun.describe import describe_event, run_label
+from snaprun.golden.diff import diff_goldens
+from snaprun.paths import shown
 
 
 @dataclass(frozen=True)

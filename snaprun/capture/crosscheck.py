@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .describe import describe_event
+from snaprun.describe import describe_event
 
 # The event kinds a RunResult holds; snaprun records more (chat_ctx_updated, …).
 COMPARED_FIELDS = {

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .describe import (
+from snaprun.describe import (
     ABSENT,
     Splitter,
     canonical,

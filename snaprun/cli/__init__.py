@@ -14,13 +14,15 @@ from pathlib import Path
 
 import click
 
-from . import yamlio
-from .project import CommandError, Project, find_project, shown
-from .prune import collect, delete, unowned
-from .render import conversation, golden_sessions
-from .review import base_commit, changed_goldens, repository_top, review_markdown
-from .review_page import review_page
-from .scan import credential_env_names, files_under, scan_files, secrets_from_env
+from snaprun import yamlio
+from snaprun.cassettes.secrets import secrets_from_env
+from snaprun.cli.project import CommandError, Project, find_project
+from snaprun.cli.prune import collect, delete, unowned
+from snaprun.cli.render import conversation, golden_sessions
+from snaprun.cli.review import base_commit, changed_goldens, repository_top, review_markdown
+from snaprun.cli.review_page import review_page
+from snaprun.cli.scan import credential_env_names, files_under, scan_files
+from snaprun.paths import shown
 
 
 class Failure(click.ClickException):

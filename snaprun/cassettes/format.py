@@ -33,8 +33,8 @@ from typing import Any, Final
 
 from vcr.request import Request  # type: ignore[import-untyped]
 
-from . import yamlio
-from .body_forms import (
+from snaprun import yamlio
+from snaprun.cassettes.body_forms import (
     BASE64,
     BODY_FORMS,
     PRETTY,
@@ -49,7 +49,7 @@ from .body_forms import (
     one_body_form,
     response_body_form,
 )
-from .http_bodies import (
+from snaprun.cassettes.http_bodies import (
     NOT_JSON,
     Json,
     as_bytes,

@@ -21,8 +21,8 @@ import vcr.matchers  # type: ignore[import-untyped]
 from vcr.cassette import Cassette  # type: ignore[import-untyped]
 from vcr.errors import UnhandledHTTPRequestError  # type: ignore[import-untyped]
 
-from . import yamlio
-from .http_bodies import (
+from snaprun import yamlio
+from snaprun.cassettes.http_bodies import (
     NOT_JSON,
     Json,
     VcrRequest,

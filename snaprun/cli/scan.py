@@ -16,17 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-CREDENTIAL_ENV_VARS: Final = (
-    "OPENAI_API_KEY",
-    "AZURE_OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GOOGLE_API_KEY",
-    "LIVEKIT_API_KEY",
-    "LIVEKIT_API_SECRET",
-)
-
-MIN_ENV_VALUE: Final = 8
-"""Shorter environment values are not looked for: `test` or `1` would match everywhere."""
+from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS
 
 MASK_CHARS: Final = 4
 """A finding shows at most this many characters of the secret, and at most a quarter of it."""
@@ -97,16 +87,6 @@ def mask(secret: str) -> str:
 def credential_env_names(extra: Sequence[str]) -> list[str]:
     """The credential variables snaprun knows, then the ones named with `--env`."""
     return list(dict.fromkeys([*CREDENTIAL_ENV_VARS, *extra]))
-
-
-def secrets_from_env(names: Iterable[str], environ: Mapping[str, str]) -> dict[str, str]:
-    """`{value: NAME}` for each named variable set to a value long enough to look for."""
-    values: dict[str, str] = {}
-    for name in names:
-        value = environ.get(name, "").strip()
-        if len(value) >= MIN_ENV_VALUE:
-            values.setdefault(value, name)
-    return values
 
 
 def files_under(paths: Iterable[Path]) -> list[Path]:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from .project import CommandError, Project, golden_name, mirrored_dir
+from snaprun.cli.project import CommandError, Project
+from snaprun.paths import golden_name, mirrored_dir
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,19 @@
 
 The rootdir is the first directory upwards from here with pytest settings (pytest's own
 config files, in pytest's order); `snaprun_snapshot_dir` and `snaprun_cassette_dir` are read
-from those settings. A test's files mirror its node id:
-`a/test_b.py::TestC::test_d[x]` → `<dir>/a/test_b/TestC.test_d[x].yaml`.
+from those settings; where a test's files are under them is :mod:`snaprun.paths`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import sys
-import tempfile
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import iniconfig
+
+from snaprun.paths import file_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,10 +49,10 @@ class Project:
     """`snaprun_secret_env_vars`: more variables whose values must never be in a cassette."""
 
     def golden_of(self, nodeid: str) -> Path:
-        return self.snapshot_dir / mirrored_dir(nodeid) / f"{golden_name(nodeid)}.yaml"
+        return file_of(self.snapshot_dir, nodeid)
 
     def cassette_of(self, nodeid: str) -> Path:
-        return self.cassette_dir / mirrored_dir(nodeid) / f"{golden_name(nodeid)}.yaml"
+        return file_of(self.cassette_dir, nodeid)
 
 
 def find_project(start: Path) -> Project:
@@ -111,69 +108,3 @@ def _toml_settings(name: str, document: dict[str, object]) -> dict[str, object] 
         return None
     ini_options = pytest_table.get("ini_options")
     return dict(ini_options) if isinstance(ini_options, dict) else dict(pytest_table)
-
-
-_MAX_STEM: Final = 255 - len(".yaml")
-_UNSAFE_IN_NAMES: Final = frozenset('/\\:*?"<>|')
-
-
-def split_nodeid(nodeid: str) -> list[str]:
-    """`a.py::TestC::test_d[x::y]` → `[a.py, TestC, test_d[x::y]]`: ids may hold `::`."""
-    head, bracket, params = nodeid.partition("[")
-    parts = head.split("::")
-    parts[-1] += bracket + params
-    return parts
-
-
-def mirrored_dir(nodeid: str) -> str:
-    """`a/test_b.py::test_c` → `a/test_b`: goldens and cassettes mirror the test's path."""
-    return Path(split_nodeid(nodeid)[0]).with_suffix("").as_posix()
-
-
-def golden_name(nodeid: str) -> str:
-    """`TestC.test_d[x]`: the name syrupy gives a test's golden file (without `.yaml`).
-
-    As syrupy's PyTestLocation does: the classes are the node id's parts between the file and
-    the test, split on every `::`, and characters a file name cannot hold are dropped.
-    """
-    classes = ".".join(nodeid.split("::")[1:-1])
-    test = split_nodeid(nodeid)[-1]
-    name = f"{classes}.{test}" if classes else test
-    kept = "".join(
-        char
-        for char in name
-        if char not in _UNSAFE_IN_NAMES and "C" not in unicodedata.category(char)
-    )
-    return kept[:_MAX_STEM]
-
-
-def shown(path: Path) -> str:
-    """A path as the user can type it: relative to the working directory when under it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write a golden or a cassette: to a temporary file next to ``path``, then renamed over it.
-
-    A crash or Ctrl-C at any point leaves either the old file or the new one, never a
-    truncated mix; the temporary file is removed on failure. Its name is hidden and ends like
-    syrupy's own write sidecars (``.<name>.<random>.tmp``), so syrupy never takes it for an
-    unknown snapshot and deletes it while another xdist worker is writing.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        # mkstemp makes the file private; goldens and cassettes are shared project files.
-        os.chmod(temporary, path.stat().st_mode & 0o777 if path.exists() else 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

@@ -24,25 +24,24 @@ What it adds to plain vcrpy, and why:
   linearly rather than quadratically.
 * **Safe writes.** The file is written atomically at the end, and only when the test passed.
 
-Where the pieces are: :mod:`snaprun.cassette_format` and :mod:`snaprun.body_forms` (the
-file), :mod:`snaprun.replay` (exact replay and its refusals), :mod:`snaprun.vcr_config`
-(vcrpy's settings and the sanitizers), :mod:`snaprun.http_bodies` (bodies as data). This
-module opens a cassette, and checks and writes what was recorded.
+Where the pieces are, all in this package: :mod:`.format` and :mod:`.body_forms` (the file),
+:mod:`.replay` (exact replay and its refusals), :mod:`.config` (vcrpy's settings and the
+sanitizers), :mod:`.http_bodies` (bodies as data), :mod:`.errors`, :mod:`.providers` (what each
+LLM provider needs) and :mod:`.secrets` (what a cassette must never hold). This module opens a
+cassette, and checks and writes what was recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import quote
 
 import vcr.serialize  # type: ignore[import-untyped]
 
-from .cassette_errors import (
+from snaprun.cassettes.config import MemoryPersister, cassette_config
+from snaprun.cassettes.errors import (
     CassetteCorrupt,
     CassetteError,
     CassetteMissing,
@@ -50,16 +49,11 @@ from .cassette_errors import (
     SecretInCassette,
     UnmatchedRequest,
 )
-from .cassette_format import FORMAT_VERSION, CassetteSerializer
-from .http_bodies import match_body_as_data, request_body, response_body
-from .project import write_atomically
-from .replay import REFUSAL_TEXT, CassetteContext, ExactCassette, request_summary
-from .scan import CREDENTIAL_ENV_VARS, MIN_ENV_VALUE
-from .vcr_config import MemoryPersister, cassette_config
-
-# Still importable from here, where it used to live (tests/test_cassettes_unit.py uses it);
-# the redundant alias marks it as a deliberate re-export.
-from .vcr_config import _without_secret_params as _without_secret_params
+from snaprun.cassettes.format import FORMAT_VERSION, CassetteSerializer
+from snaprun.cassettes.http_bodies import match_body_as_data, request_body, response_body
+from snaprun.cassettes.replay import REFUSAL_TEXT, CassetteContext, ExactCassette, request_summary
+from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS, check_no_secrets
+from snaprun.files import write_atomically
 
 __all__ = [
     "DEFAULT_SECRET_ENV_VARS",
@@ -91,11 +85,8 @@ _VCR_RECORD_MODES: Final = {
 }
 RECORD_MODES: Final = tuple(_VCR_RECORD_MODES)
 
-# The credentials a recording must never hold are the ones `snaprun scan` looks for; shorter
-# values ("secret", "devkey" of a local livekit server) are not real credentials, and searching
-# for them would refuse any cassette that happens to contain the word.
+# The credentials a recording must never hold are the ones `snaprun scan` looks for.
 DEFAULT_SECRET_ENV_VARS: Final[tuple[str, ...]] = CREDENTIAL_ENV_VARS
-MIN_SECRET_LENGTH: Final = MIN_ENV_VALUE
 
 # Headers are allow-listed rather than deny-listed: SDKs add new ones (x-stainless-*,
 # openai-*, x-request-id, dates, rate limits) all the time, and each would be noise in the
@@ -227,7 +218,7 @@ def open_cassette(
         text = vcr.serialize.serialize(saved, serializer)
     except (TypeError, ValueError) as exc:
         raise CassetteError(f"snaprun: cannot write cassette {path}: {exc}") from exc
-    _check_no_secrets(path, text, raw_parts, secret_env_vars)
+    check_no_secrets(path, text, raw_parts, secret_env_vars)
     write_atomically(path, text)
     use.written = True
 
@@ -254,15 +245,6 @@ def _read_cassette(
     return loaded
 
 
-def _secret_values(env_vars: Iterable[str]) -> list[tuple[str, str]]:
-    values = []
-    for name in dict.fromkeys(env_vars):  # de-duplicated, in order
-        value = os.environ.get(name, "").strip()
-        if len(value) >= MIN_SECRET_LENGTH:
-            values.append((name, value))
-    return values
-
-
 def _raw_parts(cassette_dict: Mapping[str, Any]) -> Iterator[bytes]:
     """Every recorded string before serialization, where a secret could hide from the text
     (e.g. inside a base64 body)."""
@@ -273,13 +255,3 @@ def _raw_parts(cassette_dict: Mapping[str, Any]) -> Iterator[bytes]:
     for response in cassette_dict.get("responses", []):
         yield repr(response.get("headers")).encode()
         yield response_body(response)
-
-
-def _check_no_secrets(
-    path: Path, text: str, raw_parts: Sequence[bytes], env_vars: Iterable[str]
-) -> None:
-    haystacks = [text.encode("utf-8", "surrogatepass"), *raw_parts]
-    for name, value in _secret_values(env_vars):
-        needles = {value.encode(), quote(value, safe="").encode(), json.dumps(value)[1:-1].encode()}
-        if any(needle in haystack for needle in needles for haystack in haystacks):
-            raise SecretInCassette(path, name)

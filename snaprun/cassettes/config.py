@@ -15,9 +15,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import vcr  # type: ignore[import-untyped]
 from vcr.persisters.filesystem import CassetteNotFoundError  # type: ignore[import-untyped]
 
-from .cassette_errors import InvalidCassetteConfig
-from .cassette_format import CassetteSerializer
-from .http_bodies import VcrRequest, VcrResponse, match_body_as_data
+from snaprun.cassettes.errors import InvalidCassetteConfig
+from snaprun.cassettes.format import CassetteSerializer
+from snaprun.cassettes.http_bodies import VcrRequest, VcrResponse, match_body_as_data
 
 # Dropped even when asked to keep them (see cassettes.KEPT_HEADERS).
 SECRET_HEADERS: Final = frozenset(

@@ -1,0 +1,1 @@
+"""Goldens: the syrupy extension that reads and writes them, and the event-level diff."""
