@@ -400,6 +400,17 @@ def test_scan_reports_clean_files_in_one_line(
     )
 
 
+def test_scan_says_when_there_is_nothing_to_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = invoke("scan")
+    assert (result.exit_code, result.output) == (
+        0,
+        "snaprun scan: nothing to scan: no files in __snapshots__, cassettes\n",
+    )
+
+
 def test_scan_looks_for_the_values_of_extra_env_vars(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -583,6 +594,27 @@ def test_prune_delete_removes_them_and_their_empty_directories(pruned_project: P
     assert (pruned_project / "tapes/tests/test_a/test_keep.yaml").exists()
     again = invoke("prune")
     assert again.output == "snaprun prune: no unused goldens or cassettes (6 collected tests).\n"
+
+
+def test_prune_check_fails_when_a_file_has_no_test_and_deletes_nothing(
+    pruned_project: Path,
+) -> None:
+    result = invoke("prune", "--check")
+    assert result.exit_code == 1
+    assert result.output == (
+        "snaprun prune: 3 files that none of 6 collected tests owns (--delete removes them):\n"
+        + UNOWNED_LIST
+    )
+    assert (pruned_project / "__snapshots__/tests/test_gone/test_x.yaml").exists()
+    invoke("prune", "--delete")
+    assert invoke("prune", "--check").exit_code == 0
+
+
+def test_prune_check_and_delete_exclude_each_other(pruned_project: Path) -> None:
+    result = invoke("prune", "--check", "--delete")
+    assert result.exit_code == 2
+    assert "--check and --delete exclude each other: check, or delete." in result.output
+    assert (pruned_project / "__snapshots__/tests/test_gone/test_x.yaml").exists()
 
 
 def test_prune_limits_itself_to_the_paths_it_is_given(pruned_project: Path) -> None:

@@ -113,13 +113,17 @@ def _read_golden(path: Path, nodeid: str) -> dict[str, object]:
     context_settings={"ignore_unknown_options": True},
 )
 @click.option("--delete", "delete_files", is_flag=True, help="Delete the files, not list them.")
+@click.option("--check", is_flag=True, help="Exit 1 when there are any (for CI); delete nothing.")
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
-def prune(delete_files: bool, pytest_args: tuple[str, ...]) -> None:
+def prune(delete_files: bool, check: bool, pytest_args: tuple[str, ...]) -> None:
     """List (or --delete) goldens and cassettes that no collected test owns.
 
     PYTEST_ARGS go to `pytest --collect-only -q`, run from the rootdir; files or directories
-    among them limit the pruning to their tests' goldens and cassettes.
+    among them limit the pruning to their tests' goldens and cassettes. With --check, the
+    command fails (exit 1) when it finds any, so a CI job catches a renamed test's files.
     """
+    if check and delete_files:
+        raise click.UsageError("--check and --delete exclude each other: check, or delete.")
     with _reported():
         project = find_project(Path.cwd())
         collection = collect(project, pytest_args)
@@ -136,6 +140,8 @@ def prune(delete_files: bool, pytest_args: tuple[str, ...]) -> None:
         click.echo(f"snaprun prune: {files} that none of {tests} owns (--delete removes them):")
     for path in paths:
         click.echo(f"  {shown(path)}")
+    if check:
+        raise SystemExit(1)
 
 
 # --- scan -----------------------------------------------------------------------------
@@ -169,6 +175,10 @@ def scan(env_names: tuple[str, ...], paths: tuple[Path, ...]) -> None:
     names = credential_env_names([*project.secret_env_vars, *env_names])
     secrets = secrets_from_env(names, os.environ)
     result = scan_files(files_under(paths), secrets)
+    if not result.files:
+        where = ", ".join(str(path) for path in paths)
+        click.echo(f"snaprun scan: nothing to scan: no files in {where}")
+        return
     files = _plural(result.files, "file")
     if not result.findings:
         click.echo(f"snaprun scan: no credentials found in {files}")
