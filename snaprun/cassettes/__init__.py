@@ -40,7 +40,7 @@ from typing import Any, Final
 
 import vcr.serialize  # type: ignore[import-untyped]
 
-from snaprun.cassettes.config import MemoryPersister, cassette_config
+from snaprun.cassettes.config import MemoryPersister, cassette_config, without_secret_params
 from snaprun.cassettes.errors import (
     CassetteCorrupt,
     CassetteError,
@@ -48,11 +48,14 @@ from snaprun.cassettes.errors import (
     InvalidCassetteConfig,
     SecretInCassette,
     UnmatchedRequest,
+    UnrecordedWebSocket,
 )
 from snaprun.cassettes.format import FORMAT_VERSION, CassetteSerializer
 from snaprun.cassettes.http_bodies import match_body_as_data, request_body, response_body
 from snaprun.cassettes.replay import REFUSAL_TEXT, CassetteContext, ExactCassette, request_summary
 from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS, check_no_secrets
+from snaprun.cassettes.websocket import WebSocketTape
+from snaprun.cassettes.websocket_form import SocketRecording
 from snaprun.files import write_atomically
 
 __all__ = [
@@ -69,6 +72,7 @@ __all__ = [
     "InvalidCassetteConfig",
     "SecretInCassette",
     "UnmatchedRequest",
+    "UnrecordedWebSocket",
     "match_body_as_data",
     "open_cassette",
 ]
@@ -105,6 +109,7 @@ class CassetteUse:
         self.rerecord_command = rerecord_command
         self.written = False  # whether the file was (re)written when the context exited
         self._cassette: ExactCassette | None = None
+        self._sockets: WebSocketTape | None = None
         self._discarded = False
 
     @property
@@ -134,6 +139,12 @@ class CassetteUse:
                 f"never replayed: {request_summary(cassette.data[index][0])}. The test made "
                 f"fewer requests than when it was recorded; if that is intended, record the "
                 f"cassette again:\n  {self.rerecord_command}"
+            )
+        for problem in self._sockets.problems() if self._sockets is not None else []:
+            problems.append(
+                f"snaprun: in {self.path}, {problem}. The test talked less over the socket than "
+                f"when it was recorded; if that is intended, record the cassette again:\n"
+                f"  {self.rerecord_command}"
             )
         return problems
 
@@ -182,8 +193,10 @@ def open_cassette(
         f"snaprun cassette for {' '.join(test_id.split())}. Record it again rather than editing it."
     )
     serializer = CassetteSerializer(header=header)
-    loaded = (
-        None if record_mode == "rewrite" else _read_cassette(path, serializer, rerecord_command)
+    loaded, sockets = (
+        (None, [])
+        if record_mode == "rewrite"
+        else _read_cassette(path, serializer, rerecord_command)
     )
     if loaded is None and record_mode == "none":
         raise CassetteMissing(path, rerecord_command)
@@ -198,8 +211,10 @@ def open_cassette(
 
     with cassette_class.use(**config) as cassette:  # patches the HTTP libraries until exit
         use._cassette = cassette
+        use._sockets = tape = WebSocketTape(sockets, cassette.snaprun_failures.append)
         try:
-            yield use
+            with tape.patched(lambda: bool(cassette.write_protected), without_secret_params):
+                yield use
         except BaseException as exc:
             _add_note(exc, cassette.snaprun_failures)
             raise
@@ -209,11 +224,14 @@ def open_cassette(
     if use._discarded or record_mode == "none":
         return
     saved = persister.saved
-    if saved is None:
+    if saved is None and not tape.recorded:
         if record_mode != "rewrite" and path.exists():
             return  # nothing new was recorded; the file already holds it all
+    if saved is None:
         saved = {"requests": [], "responses": []}  # a test with no requests replays as one
-    raw_parts = list(_raw_parts(saved))
+    saved = _without_handshakes(saved, tape.handshakes, path, test_id)
+    serializer.websockets = tape.recorded
+    raw_parts = [*_raw_parts(saved), *(p for s in tape.recorded for p in s.raw_parts())]
     try:
         text = vcr.serialize.serialize(saved, serializer)
     except (TypeError, ValueError) as exc:
@@ -230,19 +248,37 @@ def open_cassette(
 
 def _read_cassette(
     path: Path, serializer: CassetteSerializer, rerecord_command: str
-) -> tuple[list[Any], ...] | None:
-    """vcrpy's (requests, responses[, metadata]) from the file, or None when there is none."""
+) -> tuple[tuple[list[Any], ...] | None, list[SocketRecording]]:
+    """vcrpy's (requests, responses[, metadata]) from the file, or None when there is none;
+    and the file's WebSockets."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        return None
+        return None, []
     except UnicodeDecodeError as exc:
         raise CassetteCorrupt(path, f"not UTF-8 text ({exc.reason})", rerecord_command) from None
     try:
-        loaded = serializer.load(text)
+        return serializer.load_file(text)
     except (ValueError, TypeError, KeyError) as exc:  # FormatError and YamlError included
         raise CassetteCorrupt(path, str(exc), rerecord_command) from None
-    return loaded
+
+
+def _without_handshakes(
+    saved: Mapping[str, Any], recorded: Sequence[str], path: Path, test_id: str
+) -> dict[str, Any]:
+    """vcrpy's recording without the ``101`` handshakes of the WebSockets snaprun recorded
+    itself; any other handshake is a WebSocket it could not record (UnrecordedWebSocket)."""
+    owned = list(recorded)
+    requests, responses = [], []
+    for request, response in zip(saved["requests"], saved["responses"], strict=True):
+        if int(response["status"]["code"]) != 101:
+            requests.append(request)
+            responses.append(response)
+        elif request.uri in owned:
+            owned.remove(request.uri)
+        else:
+            raise UnrecordedWebSocket(path, test_id, str(request.uri))
+    return {**saved, "requests": requests, "responses": responses}
 
 
 def _raw_parts(cassette_dict: Mapping[str, Any]) -> Iterator[bytes]:

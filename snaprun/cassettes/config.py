@@ -141,7 +141,7 @@ def _request_sanitizer(kept: frozenset[str]) -> Callable[[VcrRequest], VcrReques
     def sanitize_request(request: VcrRequest) -> VcrRequest:
         # vcrpy calls this on its own deep copy, so changing it in place is safe.
         request.headers = {k: v for k, v in request.headers.items() if k.lower() in kept}
-        uri = _without_secret_params(request.uri)
+        uri = without_secret_params(request.uri)
         if uri != request.uri:
             request.uri = uri
         return request
@@ -158,7 +158,8 @@ def _response_sanitizer(kept: frozenset[str]) -> Callable[[VcrResponse], VcrResp
     return sanitize_response
 
 
-def _without_secret_params(uri: str) -> str:
+def without_secret_params(uri: str) -> str:
+    """``uri`` without credential query parameters (what a cassette stores as the URL)."""
     parts = urlsplit(uri)
     if not parts.query:
         return uri

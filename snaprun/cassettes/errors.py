@@ -57,3 +57,20 @@ class UnmatchedRequest(CassetteError):
         more = f"\n\n({len(failures) - 1} more unmatched request(s) follow)" if failures[1:] else ""
         super().__init__(failures[0] + more + "".join("\n\n" + f for f in failures[1:]))
         self.failures = list(failures)
+
+
+class UnrecordedWebSocket(CassetteError):
+    """A recording opened a WebSocket through a client snaprun does not record: the cassette
+    would hold only its ``101`` handshake, and replay could not answer it. Nothing is written."""
+
+    def __init__(self, path: Path, test_id: str, url: str) -> None:
+        super().__init__(
+            f"snaprun: refusing to write cassette {path}: {test_id} opened a WebSocket "
+            f"(GET {url} → 101 Switching Protocols) through a client snaprun cannot record; "
+            f"snaprun records WebSockets opened with aiohttp's ClientSession.ws_connect only. "
+            f"The cassette would hold the bare handshake and replay would fail. Nothing was "
+            f"written. Open the socket with aiohttp's ws_connect, or give the LLM an HTTP "
+            f"transport (e.g. openai.responses.LLM(use_websocket=False)), then record again."
+        )
+        self.path = path
+        self.url = url

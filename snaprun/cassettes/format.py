@@ -49,6 +49,7 @@ from snaprun.cassettes.body_forms import (
     one_body_form,
     response_body_form,
 )
+from snaprun.cassettes.websocket_form import SocketRecording, read_recording, recording_form
 from snaprun.cassettes.http_bodies import (
     NOT_JSON,
     Json,
@@ -62,6 +63,10 @@ from snaprun.cassettes.http_bodies import (
 )
 
 FORMAT_VERSION: Final = 1
+# Version 2 is version 1 plus a ``websockets:`` list (:mod:`snaprun.cassettes.websocket_form`);
+# it is written only by a cassette that holds a WebSocket, so HTTP-only files stay version 1.
+WEBSOCKET_FORMAT_VERSION: Final = 2
+READ_VERSIONS: Final = (FORMAT_VERSION, WEBSOCKET_FORMAT_VERSION)
 
 
 # ---- writing -----------------------------------------------------------------------------
@@ -237,11 +242,11 @@ def _decode_response(value: object, where: str) -> dict[str, Any]:
 def _decode_document(document: object) -> tuple[dict[str, Any], list[bytes | None]]:
     """vcrpy's cassette dict ({"interactions": [{"request", "response"}]}) from file data,
     and each request's ``body_key`` where its body is JSON."""
-    root = _fields(document, "the cassette", ("version", "interactions"), ("metadata",))
-    if root["version"] != FORMAT_VERSION:
+    root = _fields(document, "the cassette", ("version", "interactions"), _ROOT_OPTIONAL)
+    if root["version"] not in READ_VERSIONS:
         raise FormatError(
-            f"format version {root['version']!r} is not the one this snaprun reads "
-            f"({FORMAT_VERSION})"
+            f"format version {root['version']!r} is not one this snaprun reads "
+            f"({', '.join(map(str, READ_VERSIONS))})"
         )
     items = checked(root["interactions"], list, "interactions")
     interactions: list[dict[str, Any]] = []
@@ -261,10 +266,28 @@ def _decode_document(document: object) -> tuple[dict[str, Any], list[bytes | Non
             texts = texts[:shared] + [canonical_json(m) for m in previous[shared:]]
             keys.append(data_key(data, texts))
         interactions.append({"request": request, "response": response})
-    out: dict[str, Any] = {"version": FORMAT_VERSION, "interactions": interactions}
+    out: dict[str, Any] = {"version": root["version"], "interactions": interactions}
+    if "websockets" in root:
+        out["websockets"] = _read_websockets(root)
     if "metadata" in root:
         out["metadata"] = checked_mapping(root["metadata"], "metadata")
     return out, keys
+
+
+# ---- WebSockets (format version 2) ------------------------------------------------------
+
+_ROOT_OPTIONAL: Final = ("metadata", "websockets")
+
+
+def _read_websockets(root: Mapping[str, Any]) -> list[SocketRecording]:
+    if root["version"] < WEBSOCKET_FORMAT_VERSION:
+        raise FormatError(f"websockets need format version {WEBSOCKET_FORMAT_VERSION}")
+    items = checked(root["websockets"], list, "websockets")
+    return [read_recording(item, f"websockets[{index}]") for index, item in enumerate(items)]
+
+
+def _websockets_form(recordings: Sequence[SocketRecording]) -> dict[str, Any]:
+    return {"websockets": [recording_form(recording) for recording in recordings]}
 
 
 # ---- the serializer ----------------------------------------------------------------------
@@ -320,6 +343,8 @@ class CassetteSerializer:
     def __init__(self, header: str = "") -> None:
         # Comment lines put at the top of the file, for the humans reading it.
         self.header = "".join(f"# {line}\n" for line in header.splitlines())
+        # The WebSockets to write next to vcrpy's interactions (vcrpy knows nothing of them).
+        self.websockets: list[SocketRecording] = []
 
     def serialize(self, cassette_dict: Mapping[str, Any]) -> str:
         interactions = list(cassette_dict["interactions"])
@@ -354,6 +379,9 @@ class CassetteSerializer:
                 {"request": request, "response": _encode_response(interaction["response"], level)}
             )
         document: dict[str, Any] = {"version": FORMAT_VERSION, "interactions": items}
+        if self.websockets:
+            document["version"] = WEBSOCKET_FORMAT_VERSION
+            document.update(_websockets_form(self.websockets))
         if metadata:
             document["metadata"] = metadata
         return self.header + yamlio.dump(document)
@@ -364,7 +392,12 @@ class CassetteSerializer:
     def load(self, text: str) -> tuple[list[Any], ...]:
         """What vcrpy's persisters return: (requests, responses[, metadata]), each request
         with its ``body_key`` already known."""
+        return self.load_file(text)[0]
+
+    def load_file(self, text: str) -> tuple[tuple[list[Any], ...], list[SocketRecording]]:
+        """What :meth:`load` returns, and the file's WebSockets."""
         cassette, keys = _decode_document(yamlio.load(text))
+        sockets: list[SocketRecording] = cassette.get("websockets", [])
         interactions = cassette["interactions"]
         requests = [Request._from_dict(interaction["request"]) for interaction in interactions]
         for request, key in zip(requests, keys, strict=True):
@@ -372,5 +405,5 @@ class CassetteSerializer:
                 remember_key(request, key)
         responses = [interaction["response"] for interaction in interactions]
         if cassette.get("metadata"):
-            return requests, responses, cassette["metadata"]
-        return requests, responses
+            return (requests, responses, cassette["metadata"]), sockets
+        return (requests, responses), sockets

@@ -205,13 +205,16 @@ class ScriptedServer:
 
     async def _serve(self, sock: socket.socket) -> None:
         app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._chat_completions)
-        app.router.add_get("/v1/models", self._models)
+        self._add_routes(app)
         # A short shutdown_timeout: stop() should not wait (by default a minute) for a
         # slow stream still in flight; it is cancelled instead.
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+
+    def _add_routes(self, app: web.Application) -> None:
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_get("/v1/models", self._models)
 
     def stop(self) -> None:
         loop, thread, runner = self._loop, self._thread, self._runner
