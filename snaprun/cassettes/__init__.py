@@ -224,9 +224,8 @@ def open_cassette(
     if use._discarded or record_mode == "none":
         return
     saved = persister.saved
-    if saved is None and not tape.recorded:
-        if record_mode != "rewrite" and path.exists():
-            return  # nothing new was recorded; the file already holds it all
+    if saved is None and not tape.recorded and record_mode != "rewrite" and path.exists():
+        return  # nothing new was recorded; the file already holds it all
     if saved is None:
         saved = {"requests": [], "responses": []}  # a test with no requests replays as one
     saved = _without_handshakes(saved, tape.handshakes, path, test_id)

@@ -49,7 +49,6 @@ from snaprun.cassettes.body_forms import (
     one_body_form,
     response_body_form,
 )
-from snaprun.cassettes.websocket_form import SocketRecording, read_recording, recording_form
 from snaprun.cassettes.http_bodies import (
     NOT_JSON,
     Json,
@@ -61,6 +60,7 @@ from snaprun.cassettes.http_bodies import (
     remember_key,
     response_body,
 )
+from snaprun.cassettes.websocket_form import SocketRecording, read_recording, recording_form
 
 FORMAT_VERSION: Final = 1
 # Version 2 is version 1 plus a ``websockets:`` list (:mod:`snaprun.cassettes.websocket_form`);

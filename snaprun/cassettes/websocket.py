@@ -216,7 +216,9 @@ class ReplaySocket(SocketSurface):
         if self.closed:
             raise aiohttp.ClientConnectionResetError("Cannot write to closing transport")
         if self._diverged:
-            self._answer_refusal("an earlier message on this WebSocket was refused")
+            self._answer_refusal(
+                "an earlier message on this WebSocket was refused", _event_id(payload)
+            )
             return
         expected = self._expected()
         problem = self._mismatch(expected, payload)
@@ -226,7 +228,7 @@ class ReplaySocket(SocketSurface):
             return
         self._diverged = True
         self._refuse(problem)
-        self._answer_refusal(problem)
+        self._answer_refusal(problem, _event_id(payload))
 
     def _expected(self) -> Frame | None:
         frames = self.recording.frames
@@ -274,12 +276,20 @@ class ReplaySocket(SocketSurface):
                 payload = json.dumps(_echoed(data, self._echo), separators=(",", ":"))
         return aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, payload, None)
 
-    def _answer_refusal(self, message: str) -> None:
-        error = {
-            "type": "error",
-            "error": {"type": "invalid_request_error", "code": _REFUSAL_CODE, "message": message},
-        }
-        self._inbox.put_nowait(aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, render_json(error), None))
+    def _answer_refusal(self, message: str, event_id: str | None) -> None:
+        # OpenAI's error event; naming the refused client event lets livekit's realtime session
+        # fail the reply waiting on it at once, instead of after its own timeout.
+        error: Json = {"type": "invalid_request_error", "code": _REFUSAL_CODE, "message": message}
+        if event_id is not None:
+            error["event_id"] = event_id
+        text = render_json({"type": "error", "error": error})
+        self._inbox.put_nowait(aiohttp.WSMessage(aiohttp.WSMsgType.TEXT, text, None))
+
+
+def _event_id(payload: str | bytes) -> str | None:
+    data = _data_of(payload)
+    event_id = data.get("event_id") if isinstance(data, dict) else None
+    return event_id if isinstance(event_id, str) else None
 
 
 def _data_of(payload: str | bytes) -> Json:
@@ -335,12 +345,13 @@ def _explain(
 ) -> str:
     clients = [i for i, f in enumerate(recording.frames) if f.side == "client"]
     number = sum(1 for i in clients if i < index) + 1
-    head = f"snaprun: message not in cassette on WebSocket {recording.url}: the client sent {_summary(sent)}"
+    head = (
+        f"snaprun: message not in cassette on WebSocket {recording.url}, so it was refused: "
+        f"the client sent {_summary(sent)}"
+    )
     if expected is None:
-        return f"{head}, after all {len(clients)} recorded client message(s) were sent. It was refused."
-    lines = [
-        f"{head} where client message #{number} of {len(clients)} was {_summary(expected)}. It was refused."
-    ]
+        return f"{head} after all {len(clients)} recorded client message(s)."
+    lines = [f"{head} where client message #{number} of {len(clients)} was {_summary(expected)}."]
     if diff:
         lines += [
             "Diff, - recorded, + this message:",
@@ -362,18 +373,13 @@ class WebSocketTape:
     def problems(self) -> list[str]:
         """Recorded sockets the test never opened, or left before sending everything."""
         out = []
-        for number, (recording, socket) in enumerate(
-            zip(self.loaded, self._played, strict=True), 1
-        ):
+        total = len(self.loaded)
+        for number, (recording, socket) in enumerate(zip(self.loaded, self._played, strict=True)):
+            name = f"recorded WebSocket #{number + 1} of {total} ({recording.url})"
             if socket is None:
-                out.append(
-                    f"recorded WebSocket #{number} of {len(self.loaded)} ({recording.url}) was never opened"
-                )
+                out.append(f"{name} was never opened")
             elif socket.unsent():
-                out.append(
-                    f"recorded WebSocket #{number} of {len(self.loaded)} ({recording.url}): the test "
-                    f"never sent its last {socket.unsent()} client message(s)"
-                )
+                out.append(f"{name}: the test never sent its last {socket.unsent()} message(s)")
         return out
 
     def open_replay(self, url: str) -> ReplaySocket:
@@ -384,8 +390,8 @@ class WebSocketTape:
                 return socket
         urls = ", ".join(recording.url for recording in self.loaded) or "none"
         message = (
-            f"snaprun: WebSocket not in cassette: ws_connect({url!r}); every recorded WebSocket "
-            f"of that URL was already opened, or none was recorded (recorded: {urls}). It was refused."
+            f"snaprun: WebSocket not in cassette, so it was refused: ws_connect({url!r}). Every "
+            f"recorded WebSocket of that URL was already opened, or none was (recorded: {urls})."
         )
         self._refuse(message)
         return ReplaySocket(SocketRecording(url), self._refuse)

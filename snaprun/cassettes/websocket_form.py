@@ -10,7 +10,7 @@ saw them, and how it closed. In the file (the ``websockets:`` list of format ver
     messages:
     - client: {type: response.create, model: gpt-4.1, input: [...]}   # a JSON text frame
       input_from_previous: 2      # the previous client message's first 2 input items, then these
-    - server: {type: response.created, ...}   # JSON written back in json_style (compact unless said)
+    - server: {type: response.created, ...}   # JSON, sent back in json_style (default compact)
     - server_text: not JSON                   # any other text frame, verbatim
     - client_binary: AAEC                     # a binary frame, base64
     closed: {by: client, code: 1000}

@@ -1,0 +1,176 @@
+"""WebSocket LLMs record and replay like HTTP ones: openai.responses.LLM() on its default
+transport, against a scripted server speaking the Responses WebSocket protocol on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Project, free_port
+
+# The throwaway project's conftest: the LLM on its WebSocket, a scripted server only while
+# recording, and a guard that fails any replay that tries to open a connection.
+WEBSOCKET_CONFTEST = """
+import socket
+
+import pytest
+from livekit.agents import utils
+from livekit.plugins import openai
+
+from snaprun.testing import Reply, ToolCall
+from snaprun.testing.scripted_responses import ScriptedResponsesServer
+
+PORT = {port}
+REPLIES = [
+    Reply(match="flavours", tool_calls=(ToolCall("flavours"),)),
+    Reply(match="vanilla, chocolate", tool_calls=(ToolCall("to_cashier"),)),
+    Reply(match="CASHIER", text="That is two euros."),
+]
+
+
+@pytest.fixture(autouse=True)
+def no_connection(record_mode, monkeypatch):
+    attempts = []
+    if record_mode == "none":
+        real_connect = socket.socket.connect
+
+        def connect(sock, address):
+            attempts.append(address)
+            raise OSError(f"replay tried to connect to {{address}}")
+
+        monkeypatch.setattr(socket.socket, "connect", connect)
+    yield
+    print(f"connections attempted: {{len(attempts)}}")
+
+
+@pytest.fixture
+async def llm(record_mode):
+    server = ScriptedResponsesServer(REPLIES, port=PORT)
+    if record_mode != "none":
+        server.start()
+    try:
+        async with utils.http_context.open():
+            model = openai.responses.LLM(
+                model="gpt-4.1", base_url=f"ws://127.0.0.1:{{PORT}}/v1/responses",
+                api_key="sk-ws-test-secret",
+            )
+            yield model
+            await model.aclose()
+    finally:
+        if record_mode != "none":
+            server.stop()
+"""
+
+SHOP = """
+class Shop(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="You sell ice cream.")
+
+    @function_tool
+    async def flavours(self) -> str:
+        \"\"\"List the flavours.\"\"\"
+        return "vanilla, chocolate"
+
+    @function_tool
+    async def to_cashier(self, context: RunContext) -> Agent:
+        \"\"\"Hand over to the cashier.\"\"\"
+        return Cashier()
+
+
+class Cashier(Agent):
+    def __init__(self) -> None:
+        super().__init__(instructions="CASHIER: take the payment.")
+
+    async def on_enter(self) -> None:
+        self.session.generate_reply()
+
+
+async def test_shop(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Shop(), capture_run=True)
+        await session.run(user_input="Which flavours?")
+    assert transcript == golden
+"""
+
+
+@pytest.fixture
+def ws_project(pytester: pytest.Pytester, project: Project) -> Project:
+    pytester.makeconftest(WEBSOCKET_CONFTEST.format(port=free_port()))
+    return project
+
+
+def test_responses_websocket_records_and_replays_exactly(
+    ws_project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws_project.write_test(SHOP)
+    recorded = ws_project.record("-s")
+    recorded.assert_outcomes(passed=1)
+    cassette = ws_project.cassette("test_shop").read_text()
+    golden = ws_project.golden("test_shop").read_bytes()
+    # The socket's messages are in the file as data, in order; vcrpy's bare handshake is not.
+    assert "version: 2\ninteractions: []\nwebsockets:\n- url: ws://127.0.0.1:" in cassette
+    assert "status: 101" not in cassette
+    assert cassette.count("  - client:\n      type: response.create\n") == 3
+    assert "      previous_response_id: resp_scripted_1\n" in cassette
+    assert "sk-ws-test-secret" not in cassette
+    assert "  closed:\n    by: client\n    code: 1000\n" in cassette
+    assert "to: Cashier" in golden.decode()
+
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for _ in range(3):
+        replayed = ws_project.run("-s")
+        replayed.assert_outcomes(passed=1)
+        replayed.stdout.fnmatch_lines(["*connections attempted: 0*"])
+        assert ws_project.golden("test_shop").read_bytes() == golden
+        assert ws_project.cassette("test_shop").read_text() == cassette
+
+    # A changed instruction is refused with a diff of the message, at once (no retries).
+    ws_project.write_test(SHOP.replace("You sell ice cream.", "You sell sorbet."))
+    changed = ws_project.run("-s")
+    changed.assert_outcomes(failed=1)
+    changed.stdout.fnmatch_lines(
+        [
+            "*snaprun: message not in cassette on WebSocket ws://127.0.0.1:*/v1/responses?model="
+            "gpt-4.1, so it was refused: the client sent a 'response.create' message where "
+            "client message #1 of 3 was a 'response.create' message.",
+            "Diff, - recorded, + this message:",
+            "    -- content: You sell ice cream.",
+            "    +- content: You sell sorbet.",
+        ]
+    )
+    assert "retrying in" not in changed.stdout.str()
+    assert "connections attempted: 0" in changed.stdout.str()
+
+
+BARE_HANDSHAKE = """
+import aiohttp
+from snaprun.testing.scripted_responses import ScriptedResponsesServer
+
+
+async def test_raw_upgrade(cassette):
+    # A WebSocket opened through a plain request: vcrpy sees only the 101 handshake.
+    with ScriptedResponsesServer([]) as server:
+        headers = {
+            "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        }
+        async with aiohttp.ClientSession() as session:
+            async with session.get(server.base_url + "/responses", headers=headers) as response:
+                assert response.status == 101
+"""
+
+
+def test_a_websocket_snaprun_cannot_record_is_refused(project: Project) -> None:
+    project.write_test(BARE_HANDSHAKE)
+    result = project.record()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*snaprun: refusing to write cassette */cassettes/test_agent/test_raw_upgrade.yaml: "
+            "test_agent.py::test_raw_upgrade opened a WebSocket (GET http://127.0.0.1:*/v1/"
+            "responses → 101 Switching Protocols) through a client snaprun cannot record; "
+            "snaprun records WebSockets opened with aiohttp's ClientSession.ws_connect only.*"
+        ]
+    )
+    assert not project.cassette("test_raw_upgrade").exists()
+
