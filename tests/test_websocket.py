@@ -17,9 +17,11 @@ from livekit.agents import utils
 from livekit.plugins import openai
 
 from snaprun.testing import Reply, ToolCall
+from snaprun.testing.scripted_realtime import ScriptedRealtimeServer
 from snaprun.testing.scripted_responses import ScriptedResponsesServer
 
 PORT = {port}
+REALTIME = {realtime}
 REPLIES = [
     Reply(match="flavours", tool_calls=(ToolCall("flavours"),)),
     Reply(match="vanilla, chocolate", tool_calls=(ToolCall("to_cashier"),)),
@@ -44,15 +46,21 @@ def no_connection(record_mode, monkeypatch):
 
 @pytest.fixture
 async def llm(record_mode):
-    server = ScriptedResponsesServer(REPLIES, port=PORT)
+    server = (ScriptedRealtimeServer if REALTIME else ScriptedResponsesServer)(REPLIES, port=PORT)
     if record_mode != "none":
         server.start()
     try:
         async with utils.http_context.open():
-            model = openai.responses.LLM(
-                model="gpt-4.1", base_url=f"ws://127.0.0.1:{{PORT}}/v1/responses",
-                api_key="sk-ws-test-secret",
-            )
+            if REALTIME:
+                model = openai.realtime.RealtimeModel(
+                    modalities=["text"], base_url=f"http://127.0.0.1:{{PORT}}/v1",
+                    api_key="sk-ws-test-secret",
+                )
+            else:
+                model = openai.responses.LLM(
+                    model="gpt-4.1", base_url=f"ws://127.0.0.1:{{PORT}}/v1/responses",
+                    api_key="sk-ws-test-secret",
+                )
             yield model
             await model.aclose()
     finally:
@@ -92,15 +100,72 @@ async def test_shop(transcript, golden, llm):
 """
 
 
-@pytest.fixture
-def ws_project(pytester: pytest.Pytester, project: Project) -> Project:
-    pytester.makeconftest(WEBSOCKET_CONFTEST.format(port=free_port()))
+# What the session did, the same whether the LLM is a Responses model or a realtime one.
+EXPECTED_RUNS = """runs:
+- kind: start
+  events:
+  - agent_handoff:
+      from: null
+      to: Shop
+- kind: run
+  input: Which flavours?
+  events:
+  - message:
+      role: user
+      text: Which flavours?
+  - function_call:
+      name: flavours
+      call: call-1
+      arguments: {}
+  - function_call_output:
+      name: flavours
+      call: call-1
+      output: vanilla, chocolate
+      is_error: false
+  - function_call:
+      name: to_cashier
+      call: call-2
+      arguments: {}
+  - function_call_output:
+      name: to_cashier
+      call: call-2
+      output: ''
+      is_error: false
+  - agent_handoff:
+      from: Shop
+      to: Cashier
+  - message:
+      role: assistant
+      source: generate_reply
+      text: That is two euros.
+chat_ctx:
+"""
+
+
+def ws_project_for(pytester: pytest.Pytester, project: Project, *, realtime: bool) -> Project:
+    pytester.makeconftest(WEBSOCKET_CONFTEST.format(port=free_port(), realtime=realtime))
     return project
 
 
+def replay_three_times(project: Project, monkeypatch: pytest.MonkeyPatch) -> tuple[str, bytes]:
+    """Replay offline, in CI, without a key, three times: same golden, same cassette."""
+    cassette = project.cassette("test_shop").read_text()
+    golden = project.golden("test_shop").read_bytes()
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    for _ in range(3):
+        replayed = project.run("-s")
+        replayed.assert_outcomes(passed=1)
+        replayed.stdout.fnmatch_lines(["*connections attempted: 0*"])
+        assert project.golden("test_shop").read_bytes() == golden
+        assert project.cassette("test_shop").read_text() == cassette
+    return cassette, golden
+
+
 def test_responses_websocket_records_and_replays_exactly(
-    ws_project: Project, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    ws_project = ws_project_for(pytester, project, realtime=False)
     ws_project.write_test(SHOP)
     recorded = ws_project.record("-s")
     recorded.assert_outcomes(passed=1)
@@ -113,16 +178,8 @@ def test_responses_websocket_records_and_replays_exactly(
     assert "      previous_response_id: resp_scripted_1\n" in cassette
     assert "sk-ws-test-secret" not in cassette
     assert "  closed:\n    by: client\n    code: 1000\n" in cassette
-    assert "to: Cashier" in golden.decode()
-
-    monkeypatch.setenv("CI", "true")
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    for _ in range(3):
-        replayed = ws_project.run("-s")
-        replayed.assert_outcomes(passed=1)
-        replayed.stdout.fnmatch_lines(["*connections attempted: 0*"])
-        assert ws_project.golden("test_shop").read_bytes() == golden
-        assert ws_project.cassette("test_shop").read_text() == cassette
+    assert golden.decode().startswith(EXPECTED_RUNS)
+    replay_three_times(ws_project, monkeypatch)
 
     # A changed instruction is refused with a diff of the message, at once (no retries).
     ws_project.write_test(SHOP.replace("You sell ice cream.", "You sell sorbet."))
@@ -139,6 +196,34 @@ def test_responses_websocket_records_and_replays_exactly(
         ]
     )
     assert "retrying in" not in changed.stdout.str()
+    assert "connections attempted: 0" in changed.stdout.str()
+
+
+def test_realtime_text_session_records_and_replays_like_an_http_model(
+    pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws_project = ws_project_for(pytester, project, realtime=True)
+    ws_project.write_test(SHOP)
+    ws_project.record("-s").assert_outcomes(passed=1)
+    cassette, golden = replay_three_times(ws_project, monkeypatch)
+    assert golden.decode().startswith(EXPECTED_RUNS)
+    # Client-made ids (livekit's shortuuid) differ on every run; replay echoed this run's.
+    assert "      type: conversation.item.create\n" in cassette
+    assert "sk-ws-test-secret" not in cassette
+
+    ws_project.write_test(SHOP.replace("You sell ice cream.", "You sell sorbet."))
+    changed = ws_project.run("-s")
+    changed.assert_outcomes(failed=1)
+    changed.stdout.fnmatch_lines(
+        [
+            "*snaprun: message not in cassette on WebSocket ws://127.0.0.1:*/v1/realtime?model="
+            "gpt-realtime, so it was refused: the client sent a 'session.update' message where "
+            "client message #* of * was a 'session.update' message.",
+            "Diff, - recorded, + this message:",
+            "    -  instructions: You sell ice cream.",
+            "    +  instructions: You sell sorbet.",
+        ]
+    )
     assert "connections attempted: 0" in changed.stdout.str()
 
 
@@ -173,4 +258,3 @@ def test_a_websocket_snaprun_cannot_record_is_refused(project: Project) -> None:
         ]
     )
     assert not project.cassette("test_raw_upgrade").exists()
-
