@@ -405,7 +405,7 @@ async def test_compressed_response_is_stored_decoded(path: Path) -> None:
 
 
 def test_credential_query_parameters_are_dropped() -> None:
-    from snaprun.cassettes.config import _without_secret_params as strip
+    from snaprun.cassettes.config import without_secret_params as strip
     assert strip("https://h/v1/x?key=abc&alt=sse") == "https://h/v1/x?alt=sse"
     assert strip("https://h/v1/x?api_key=1&token=2&access_token=3") == "https://h/v1/x"
     assert strip("https://h/v1/x?api-version=2024-01") == "https://h/v1/x?api-version=2024-01"
