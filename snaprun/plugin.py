@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -22,6 +22,12 @@ PASSED_KEY = pytest.StashKey[bool]()
 EXPLAINED_KEY = pytest.StashKey[bool]()
 CASSETTE_KEY = pytest.StashKey["CassetteUse"]()
 CASSETTE_MARKER = "snaprun_cassette"
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from snaprun import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,6 +101,8 @@ def cassette(
             vcr_config=vcr_config,
             secret_env_vars=secrets,
             rerecord_command=command,
+            configure_vcr=_recording_configure(config),
+            normalize_request=_normalizer(request.node, "pytest_snaprun_normalize_request", "body"),
         ) as use:
             request.node.stash[CASSETTE_KEY] = use
             with providers.placeholder_credentials() if use.replaying else nullcontext():
@@ -136,6 +144,31 @@ def _snaprun_cassette_marker(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("cassette")
 
 
+def _recording_configure(config: pytest.Config) -> Callable[[object], None]:
+    """pytest-recording's hook, so a conftest's `pytest_recording_configure` (custom matchers)
+    sees snaprun's VCR as it would pytest-recording's."""
+
+    def configure(vcr: object) -> None:
+        hook = getattr(config.hook, "pytest_recording_configure", None)  # `-p no:recording`
+        if hook is not None:
+            hook(config=config, vcr=vcr)
+
+    return configure
+
+
+def _normalizer(item: pytest.Item, hook_name: str, data_name: str) -> Callable[[Any], None] | None:
+    """The item's implementations of a snaprun hook as one call, or None when there are none
+    (so a project without them pays nothing). `item.ihook` honours conftests by directory."""
+    hook = getattr(item.ihook, hook_name)
+    if not hook.get_hookimpls():
+        return None
+
+    def normalize(data: Any) -> None:
+        hook(**{data_name: data, "item": item})
+
+    return normalize
+
+
 def cassette_path(item: pytest.Item, config: pytest.Config) -> Path:
     """`<cassette dir>/<test file without .py>/<name>.yaml`: the golden's path, another root."""
     from snaprun.paths import file_of
@@ -146,7 +179,7 @@ def cassette_path(item: pytest.Item, config: pytest.Config) -> Path:
 @pytest.fixture
 def golden(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> SnapshotAssertion:
     """syrupy's `snapshot`, writing this test's YAML golden under `snaprun_snapshot_dir`."""
-    from snaprun.golden.extension import CorruptGolden, check_golden
+    from snaprun.golden.extension import CorruptGolden, check_golden, normalize_by
 
     assertion = snapshot.use_extension(_extension(request.config))
     request.node.stash[GOLDEN_KEY] = assertion
@@ -154,6 +187,9 @@ def golden(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> Snaps
         check_golden(assertion)
     except CorruptGolden as error:
         pytest.fail(str(error), pytrace=False)
+    normalize = _normalizer(request.node, "pytest_snaprun_normalize_golden", "golden")
+    if normalize is not None:
+        normalize_by(assertion, normalize)
     return assertion
 
 

@@ -34,7 +34,7 @@ cassette, and checks and writes what was recorded.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -51,7 +51,7 @@ from snaprun.cassettes.errors import (
     UnrecordedWebSocket,
 )
 from snaprun.cassettes.format import FORMAT_VERSION, CassetteSerializer
-from snaprun.cassettes.http_bodies import match_body_as_data, request_body, response_body
+from snaprun.cassettes.http_bodies import Json, match_body_as_data, request_body, response_body
 from snaprun.cassettes.replay import REFUSAL_TEXT, CassetteContext, ExactCassette, request_summary
 from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS, check_no_secrets
 from snaprun.cassettes.websocket import WebSocketTape
@@ -169,6 +169,8 @@ def open_cassette(
     secret_env_vars: Sequence[str] = DEFAULT_SECRET_ENV_VARS,
     rerecord_command: str,
     kept_headers: Sequence[str] = KEPT_HEADERS,
+    configure_vcr: Callable[[Any], None] | None = None,
+    normalize_request: Callable[[Json], None] | None = None,
 ) -> Iterator[CassetteUse]:
     """Record or replay the HTTP traffic inside the ``with`` block against cassette ``path``.
 
@@ -178,6 +180,9 @@ def open_cassette(
     ``vcr_config`` takes pytest-recording style vcrpy options (filters, ignore_hosts,
     match_on, hooks); snaprun's sanitizers always run after the caller's hooks.
     ``secret_env_vars`` extends nothing: pass ``(*DEFAULT_SECRET_ENV_VARS, "MY_KEY")``.
+    ``configure_vcr`` receives the ``vcr.VCR`` the cassette is made from (the plugin fires
+    pytest-recording's ``pytest_recording_configure`` with it); ``normalize_request`` changes
+    each JSON request body in place before it is matched (never what is written).
 
     On exit, in order: a test that raised writes nothing (and its exception gets a note if
     requests were refused); refused requests raise UnmatchedRequest; a recording is checked
@@ -202,7 +207,16 @@ def open_cassette(
         raise CassetteMissing(path, rerecord_command)
     persister = MemoryPersister(loaded)
     vcr_mode = _VCR_RECORD_MODES[record_mode]
-    config = cassette_config(vcr_config, vcr_mode, serializer, persister, kept_headers, path)
+    config = cassette_config(
+        vcr_config,
+        vcr_mode,
+        serializer,
+        persister,
+        kept_headers,
+        path,
+        configure_vcr=configure_vcr,
+        normalize_request=normalize_request,
+    )
     context = CassetteContext(path, record_mode, rerecord_command)
     cassette_class: type[ExactCassette] = type(
         "SnaprunCassette", (ExactCassette,), {"context": context}

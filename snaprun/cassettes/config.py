@@ -17,7 +17,14 @@ from vcr.persisters.filesystem import CassetteNotFoundError  # type: ignore[impo
 
 from snaprun.cassettes.errors import InvalidCassetteConfig
 from snaprun.cassettes.format import CassetteSerializer
-from snaprun.cassettes.http_bodies import VcrRequest, VcrResponse, match_body_as_data
+from snaprun.cassettes.http_bodies import (
+    Json,
+    Matcher,
+    VcrRequest,
+    VcrResponse,
+    match_body_as_data,
+    match_normalized_body,
+)
 
 # Dropped even when asked to keep them (see cassettes.KEPT_HEADERS).
 SECRET_HEADERS: Final = frozenset(
@@ -92,8 +99,15 @@ def cassette_config(
     persister: MemoryPersister,
     kept_headers: Iterable[str],
     path: Path,
+    configure_vcr: Callable[[Any], None] | None = None,
+    normalize_request: Callable[[Json], None] | None = None,
 ) -> dict[str, Any]:
-    """The keyword arguments of vcrpy's Cassette for this use."""
+    """The keyword arguments of vcrpy's Cassette for this use.
+
+    ``configure_vcr`` gets the ``vcr.VCR`` before the cassette is made from it, as
+    pytest-recording's ``pytest_recording_configure`` hook does (register matchers there);
+    ``normalize_request`` changes each JSON request body, in place, before it is matched.
+    """
     user = dict(vcr_config or {})
     refused = sorted(set(user) - _PASSTHROUGH_KEYS - _HOOK_KEYS - _IGNORED_KEYS)
     if refused:
@@ -105,8 +119,14 @@ def cassette_config(
     kept = frozenset(name.lower() for name in kept_headers) - SECRET_HEADERS
     recorder = vcr.VCR()
     recorder.register_serializer(_SERIALIZER_NAME, serializer)
-    recorder.register_matcher(_BODY_MATCHER_NAME, match_body_as_data)
+    body_matcher: Matcher = match_body_as_data
+    if normalize_request is not None:
+        body_matcher = match_normalized_body(normalize_request)
+    recorder.register_matcher(_BODY_MATCHER_NAME, body_matcher)
     recorder.register_persister(persister)
+    if configure_vcr is not None:
+        configure_vcr(recorder)
+        _check_persister(recorder, persister)
     options = {key: user[key] for key in _PASSTHROUGH_KEYS if key in user}
     request_hooks = _hooks(user.get("before_record_request", user.get("before_record")))
     response_hooks = _hooks(user.get("before_record_response"))
@@ -125,6 +145,21 @@ def cassette_config(
         **options,
     )
     return config
+
+
+def _check_persister(recorder: Any, persister: MemoryPersister) -> None:
+    if recorder.persister is not persister:
+        raise InvalidCassetteConfig(
+            f"snaprun: a pytest_recording_configure hook registered the persister "
+            f"{_name_of(recorder.persister)}, but snaprun reads and writes its cassettes itself "
+            f"(exact replay, atomic writes, no secrets). Leave snaprun's VCR alone in that hook: "
+            f'`if "{_SERIALIZER_NAME}" in vcr.serializers: return`.'
+        )
+
+
+def _name_of(value: object) -> str:
+    kind = value if isinstance(value, type) else type(value)
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _hooks(value: object) -> list[Callable[..., Any]]:

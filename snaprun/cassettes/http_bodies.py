@@ -9,14 +9,49 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final, Protocol, TypedDict
 
 from vcr.util import read_body  # type: ignore[import-untyped]
 
 Json = Any  # a value json.loads can return
-VcrRequest = Any  # vcr.request.Request (vcrpy is untyped)
-VcrResponse = dict[str, Any]  # vcrpy's recorded response: status, headers, body
+
+
+class VcrRequest(Protocol):
+    """What snaprun uses of vcrpy's ``vcr.request.Request`` (vcrpy has no type hints).
+
+    ``body`` is bytes or None once vcrpy has read it (a str is stored encoded); for a file or
+    iterator body vcrpy hands out a fresh reader on every access, so read it through
+    :func:`request_body`. Assigning ``headers`` or ``uri`` is how vcrpy's hooks change them.
+    """
+
+    method: str
+    uri: str
+    headers: Mapping[str, str]
+    __dict__: dict[str, Any]  # where matching caches a body's key
+
+    @property
+    def body(self) -> object: ...
+
+
+class VcrStatus(TypedDict):
+    code: int
+    message: str
+
+
+class VcrBody(TypedDict):
+    string: bytes | str
+
+
+class VcrResponse(TypedDict):
+    """vcrpy's recorded response: its status, headers (each a list of values) and body."""
+
+    status: VcrStatus
+    headers: dict[str, list[str]]
+    body: VcrBody
+
+
+Matcher = Callable[[VcrRequest, VcrRequest], bool]  # vcrpy's matcher signature
 
 NOT_JSON: Final = object()  # what parse_json returns for a body that is not JSON
 
@@ -153,3 +188,30 @@ def _tools_unordered(data: Json) -> Json:
 def match_body_as_data(r1: VcrRequest, r2: VcrRequest) -> bool:
     """vcrpy matcher: the bodies are equal as JSON data (key order ignored) or as bytes."""
     return body_key(r1) == body_key(r2)
+
+
+def match_normalized_body(normalize: Callable[[Json], None]) -> Matcher:
+    """vcrpy matcher like `match_body_as_data`, on JSON bodies as `normalize` changes them
+    (in place, on a copy: the request itself keeps the body it was sent with)."""
+
+    def key(request: VcrRequest) -> bytes:
+        body = request.body
+        cached = request.__dict__.get(_NORMALIZED_KEY_ATTR)
+        if cached is not None and cached[0] is body:
+            return bytes(cached[1])
+        data = parse_json(request_body(request))
+        if data is NOT_JSON:
+            return body_key(request)
+        normalize(data)  # parse_json made a fresh copy
+        normalized = data_key(data)
+        if body is None or isinstance(body, bytes):
+            request.__dict__[_NORMALIZED_KEY_ATTR] = (body, normalized)
+        return normalized
+
+    def match_normalized_body(r1: VcrRequest, r2: VcrRequest) -> bool:
+        return key(r1) == key(r2)
+
+    return match_normalized_body
+
+
+_NORMALIZED_KEY_ATTR: Final = "_snaprun_normalized_body_key"

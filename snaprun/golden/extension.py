@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -10,7 +10,7 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from snaprun import yamlio
 from snaprun.files import write_atomically
-from snaprun.golden import diff
+from snaprun.golden import diff, properties
 from snaprun.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ class GoldenExtension(SingleFileSnapshotExtension):
     root: ClassVar[Path] = Path("__snapshots__")
     rootdir: ClassVar[Path] = Path(".")
     protected: ClassVar[set[str]] = set()
+    # The test's `pytest_snaprun_normalize_golden` hooks, set on its instance by `normalize_by`.
+    normalize: Callable[[dict[str, Any]], None] | None = None
 
     def serialize(
         self,
@@ -55,7 +57,21 @@ class GoldenExtension(SingleFileSnapshotExtension):
         include: PropertyFilter | None = None,
         matcher: PropertyMatcher | None = None,
     ) -> SerializedData:
-        return yamlio.dump(timeline_of(data).to_data())
+        golden = timeline_of(data).to_data()
+        if self.normalize is not None:
+            self.normalize(golden)
+            _check_shape(golden, "a pytest_snaprun_normalize_golden hook")
+        golden = properties.filtered(golden, exclude=exclude, include=include, matcher=matcher)
+        # syrupy always passes a matcher (its own, which calls the test's if there is one).
+        _check_shape(golden, "golden(exclude=..., include=... or matcher=...)")
+        try:
+            return yamlio.dump(golden)
+        except (TypeError, ValueError) as error:
+            raise UnusableGolden(
+                f"snaprun: the golden cannot be written as YAML: {error}. A golden holds plain "
+                "data: make the matcher or pytest_snaprun_normalize_golden hook return str, int, "
+                "float, bool, None, lists or dicts."
+            ) from None
 
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
@@ -100,6 +116,26 @@ def event_report(golden_text: str, actual_text: str) -> str:
     if not isinstance(expected, dict) or not isinstance(actual, dict):
         return ""
     return diff.format_report(diff.diff_goldens(expected, actual))
+
+
+class UnusableGolden(Exception):
+    """A golden that a filter, a matcher or a normalisation hook has made unwritable."""
+
+
+def _check_shape(golden: object, changed_by: str) -> None:
+    if not _looks_like_golden(golden):
+        raise UnusableGolden(
+            f"snaprun: {changed_by} removed the runs a golden is made of, so the file could not "
+            "be read back. Filter or replace values inside the events (e.g. "
+            'exclude=props("text")), not the runs themselves.'
+        )
+
+
+def normalize_by(golden: SnapshotAssertion, normalize: Callable[[dict[str, Any]], None]) -> None:
+    """Have `normalize` change this test's golden data before it is compared and written."""
+    extension = golden.extension
+    if isinstance(extension, GoldenExtension):
+        extension.normalize = normalize
 
 
 def golden_extension(rootdir: Path, snapshot_dir: str) -> type[GoldenExtension]:
