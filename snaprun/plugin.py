@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
-from contextlib import nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -130,11 +130,24 @@ def transcript(request: pytest.FixtureRequest, cassette: CassetteUse) -> Iterato
         run_result_check=_run_result_check(request.config),
         refused_requests=cassette.unmatched_requests,
     )
-    with capture.installed():
+    with _installed(capture):
         yield capture
     # The assertion already showed the refused requests: the cassette need not repeat them.
     if capture.explained_refusals:
         request.node.stash[EXPLAINED_KEY] = True
+
+
+@contextmanager
+def _installed(capture: Capture) -> Iterator[None]:
+    """`capture.installed()`, failing the test in one line if livekit lacks an internal."""
+    from snaprun.capture.accessors import LivekitInternalsChanged
+
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(capture.installed())
+        except LivekitInternalsChanged as error:
+            pytest.fail(str(error), pytrace=False)
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -232,3 +232,55 @@ async def test_dated(transcript, golden, llm):
     project.write_test(GREETER.replace("2026-12-01", "2026-12-02") + test)
     project.run().assert_outcomes(passed=1)
     assert golden.read_bytes() == written
+
+
+# livekit renames an internal: once on a class, once in what `__init__` sets.
+RENAMED = """
+import pytest
+from livekit.agents.voice.speech_handle import SpeechHandle
+
+
+@pytest.fixture
+def renamed_method(monkeypatch):
+    method = SpeechHandle._add_item_added_callback
+    monkeypatch.delattr(SpeechHandle, "_add_item_added_callback")
+    monkeypatch.setattr(SpeechHandle, "_on_item_added", method, raising=False)
+
+
+def test_a_renamed_method_fails_at_setup(renamed_method, transcript):
+    pass
+
+
+async def test_a_renamed_attribute_fails_the_test(transcript, llm, monkeypatch):
+    init = AgentSession.__init__
+
+    def renaming_init(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._update_activity_task = self.__dict__.pop("_update_activity_atask")
+
+    monkeypatch.setattr(AgentSession, "__init__", renaming_init)
+    await AgentSession(llm=llm).start(Agent(instructions="Be brief."))
+"""
+
+
+def test_a_missing_livekit_internal_names_itself_and_the_version(project: Project) -> None:
+    from livekit.agents import __version__
+
+    project.write_test(RENAMED)
+    result = project.record()
+    result.assert_outcomes(errors=1, failed=1)
+    fix = (
+        "This livekit-agents release changed its internals: install the release your project "
+        f"used before (pip install 'livekit-agents<{__version__}') or a snaprun that supports "
+        f"{__version__}."
+    )
+    result.stdout.fnmatch_lines(
+        [
+            f"snaprun: livekit-agents {__version__} has no SpeechHandle._add_item_added_callback, "
+            "which snaprun reads to collect the items of each speech; without it the capture "
+            f"would be silently incomplete. {fix}",
+            f"E   *LivekitInternalsChanged: snaprun: livekit-agents {__version__} has no "
+            "AgentSession._update_activity_atask, which snaprun reads to wait for a handoff to "
+            f"finish; without it the capture would be silently incomplete. {fix}",
+        ]
+    )

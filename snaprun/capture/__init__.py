@@ -30,6 +30,7 @@ from typing import Any
 
 from livekit.agents import Agent, AgentSession
 
+from snaprun.capture import accessors
 from snaprun.capture.normalize import CallLabels
 from snaprun.capture.patches import _patches
 from snaprun.capture.recorder import RunRecorder, SessionRecorder
@@ -72,9 +73,8 @@ class Capture:
         return recorder
 
     def recorder_of_agent(self, agent: Agent) -> SessionRecorder | None:
-        activity = getattr(agent, "_activity", None)
-        session = getattr(activity, "_session", None)
-        return None if session is None else self.recorder(session)
+        activity = accessors.activity_of_agent(agent)
+        return None if activity is None else self.recorder(accessors.session_of_activity(activity))
 
     def __eq__(self, other: object) -> bool:
         # `assert transcript == golden` comes here first: fail with the capture's own problems
@@ -125,6 +125,7 @@ class Capture:
     @contextmanager
     def installed(self) -> Iterator[Capture]:
         """Wrap livekit's entry points for the duration of the test; always restored."""
+        accessors.check_classes()
         patches = _patches(self)
         originals = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
         for owner, name, wrapper in patches:
@@ -148,11 +149,11 @@ class Capture:
         deadline = loop.time() + self.settle_timeout
         while True:
             pending = [h for h in run.handles if not h.done()]
-            activity = recorder.session._activity
-            on_enter = getattr(activity, "_on_enter_task", None)
+            activity = accessors.activity_of(recorder.session)
+            on_enter = accessors.on_enter_task(activity)
             if on_enter is not None and not on_enter.done():
                 pending.append(on_enter)
-            update = getattr(recorder.session, "_update_activity_atask", None)
+            update = accessors.handoff_task(recorder.session)
             if update is not None and not update.done():
                 pending.append(update)
             if not pending:

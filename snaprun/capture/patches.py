@@ -18,6 +18,7 @@ from livekit.agents import Agent, AgentSession, llm
 from livekit.agents.llm.tool_context import get_fnc_tool_names
 from livekit.agents.voice.agent_activity import AgentActivity
 
+from snaprun.capture import accessors
 from snaprun.capture.recorder import _current_run, agent_name, visible_items
 from snaprun.timeline import ChatCtxUpdated, InstructionsUpdated, RunKind, ToolsUpdated
 
@@ -38,6 +39,8 @@ def _patches(capture: Capture) -> list[tuple[type, str, Any]]:
     update_tools = Agent.update_tools
 
     async def start(self: AgentSession[Any], agent: Agent, *args: Any, **kwargs: Any) -> Any:
+        accessors.check_instance(self)  # here, in the test's task, a missing one fails the test
+        accessors.check_instance(agent)
         recorder = capture.recorder(self)
         run = recorder.open_run("start")
         token = _current_run.set(run)
@@ -80,7 +83,8 @@ def _patches(capture: Capture) -> list[tuple[type, str, Any]]:
     def activity(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         async def wrapper(self: AgentActivity, *args: Any, **kwargs: Any) -> Any:
-            capture.recorder(self._session).on_activity_start(self.agent)
+            accessors.check_instance(self)
+            capture.recorder(accessors.session_of_activity(self)).on_activity_start(self.agent)
             return await original(self, *args, **kwargs)
 
         return wrapper

@@ -14,8 +14,8 @@ import contextvars
 from typing import TYPE_CHECKING, Any
 
 from livekit.agents import Agent, AgentSession, llm
-from livekit.agents.voice import agent_activity
 
+from snaprun.capture import accessors
 from snaprun.capture.crosscheck import compare_run
 from snaprun.capture.normalize import (
     parse_arguments,
@@ -114,7 +114,7 @@ class SessionRecorder:
         self.current_run().handles.append(handle)
         # livekit hands each speech's items (messages, tool calls and outputs) to callbacks
         # like this one: it is how RunResult collects them too.
-        handle._add_item_added_callback(lambda item: self._on_item(item, handle))
+        accessors.on_item_added(handle, lambda item: self._on_item(item, handle))
         handle.add_done_callback(self._on_speech_done)
 
     def _on_conversation_item(self, ev: Any) -> None:
@@ -125,7 +125,7 @@ class SessionRecorder:
                 "snaprun recorded it once"
             )
         self._emitted.add(item.id)
-        self._on_item(item, agent_activity._SpeechHandleContextVar.get(None))
+        self._on_item(item, accessors.speech_in_context())
 
     def _on_item(self, item: Any, handle: Any) -> None:
         if handle is not None:
@@ -166,7 +166,7 @@ class SessionRecorder:
             item = self._pending_outputs.pop(call_id, None)
             if item is not None:
                 self._record_output(item)
-        handle = agent_activity._SpeechHandleContextVar.get(None)
+        handle = accessors.speech_in_context()
         if handle is not None:
             self._after_tools.add(handle.id)
 
@@ -203,7 +203,7 @@ class SessionRecorder:
         self.agent = agent_name(agent)
 
     def snapshot_chat_ctx(self) -> None:
-        agent = self.session._agent
+        agent = accessors.current_agent(self.session)
         if agent is not None:
             visible = tool_steps_in_order(visible_items(agent.chat_ctx))
             items = tuple(self.chat_item(item) for item in visible)
