@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
 
     from snaprun.capture import Capture
+    from snaprun.capture.crosscheck import RunResultCheck
     from snaprun.cassettes import CassetteUse
     from snaprun.golden.extension import GoldenExtension
 
@@ -22,6 +23,8 @@ PASSED_KEY = pytest.StashKey[bool]()
 EXPLAINED_KEY = pytest.StashKey[bool]()
 CASSETTE_KEY = pytest.StashKey["CassetteUse"]()
 CASSETTE_MARKER = "snaprun_cassette"
+# `snaprun_runresult_check`'s values; capture.crosscheck.RunResultCheck, without importing livekit.
+_RUN_RESULT_CHECKS: tuple[RunResultCheck, ...] = ("fail", "warn", "off")
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -59,13 +62,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _run_result_check(config: pytest.Config) -> str:
+def _run_result_check(config: pytest.Config) -> RunResultCheck:
     mode = config.getini("snaprun_runresult_check")
-    if mode not in ("fail", "warn", "off"):
-        raise pytest.UsageError(
-            f"snaprun: ini key snaprun_runresult_check must be fail, warn or off, got {mode!r}"
-        )
-    return str(mode)
+    for check in _RUN_RESULT_CHECKS:
+        if mode == check:
+            return check
+    raise pytest.UsageError(
+        f"snaprun: ini key snaprun_runresult_check must be fail, warn or off, got {mode!r}"
+    )
 
 
 def _settle_timeout(config: pytest.Config) -> float:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 RunKind = Literal["start", "run", "say", "generate_reply", "background"]
+# How a speech that added nothing to the chat ended.
+SpeechOutcome = Literal["interrupted", "failed", "no_message"]
 Data = dict[str, Any]
 
 
@@ -144,7 +146,7 @@ class SpeechWithoutMessage:
 
     kind: ClassVar[str] = "speech_without_message"
     source: str
-    outcome: str
+    outcome: SpeechOutcome
 
     def fields(self) -> Data:
         return {"source": self.source, "outcome": self.outcome}

@@ -29,8 +29,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from livekit.agents import Agent, AgentSession
+from livekit.agents.voice.speech_handle import SpeechHandle
 
 from snaprun.capture import accessors
+from snaprun.capture.crosscheck import RunResultCheck
 from snaprun.capture.normalize import CallLabels
 from snaprun.capture.patches import _patches
 from snaprun.capture.recorder import RunRecorder, SessionRecorder
@@ -51,7 +53,7 @@ class Capture:
     def __init__(
         self,
         settle_timeout: float = 30.0,
-        run_result_check: str = "fail",
+        run_result_check: RunResultCheck = "fail",
         refused_requests: Callable[[], list[str]] = list,
     ) -> None:
         self.settle_timeout = settle_timeout
@@ -148,7 +150,9 @@ class Capture:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_timeout
         while True:
-            pending = [h for h in run.handles if not h.done()]
+            pending: list[SpeechHandle | asyncio.Task[Any]] = [
+                h for h in run.handles if not h.done()
+            ]
             activity = accessors.activity_of(recorder.session)
             on_enter = accessors.on_enter_task(activity)
             if on_enter is not None and not on_enter.done():

@@ -10,9 +10,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from snaprun.describe import describe_event
+
+# What a disagreement with livekit's RunResult does: fail the test, warn, or nothing.
+RunResultCheck = Literal["fail", "warn", "off"]
 
 # The event kinds a RunResult holds; snaprun records more (chat_ctx_updated, …).
 COMPARED_FIELDS = {

@@ -11,9 +11,19 @@ recorded is separate from where livekit is intercepted.
 from __future__ import annotations
 
 import contextvars
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from livekit.agents import Agent, AgentSession, llm
+from livekit.agents import (
+    Agent,
+    AgentSession,
+    CloseEvent,
+    ConversationItemAddedEvent,
+    FunctionToolsExecutedEvent,
+    SpeechCreatedEvent,
+    llm,
+)
+from livekit.agents.voice.run_result import AgentHandoffEvent, RunEvent, RunResult
+from livekit.agents.voice.speech_handle import SpeechHandle
 
 from snaprun.capture import accessors
 from snaprun.capture.crosscheck import compare_run
@@ -35,6 +45,7 @@ from snaprun.timeline import (
     Run,
     RunKind,
     SessionTimeline,
+    SpeechOutcome,
     SpeechWithoutMessage,
 )
 
@@ -59,8 +70,8 @@ class RunRecorder:
         self.kind = kind
         self.input = input
         self.events: list[Event] = []
-        self.handles: list[Any] = []
-        self.result: Any = None  # livekit's RunResult, when it returned one
+        self.handles: list[SpeechHandle] = []
+        self.result: RunResult[Any] | None = None  # livekit's RunResult, when it returned one
 
     def freeze(self) -> Run:
         return Run(kind=self.kind, input=self.input, events=tuple(self.events))
@@ -108,7 +119,7 @@ class SessionRecorder:
 
     # -- livekit events --------------------------------------------------------------------
 
-    def _on_speech_created(self, ev: Any) -> None:
+    def _on_speech_created(self, ev: SpeechCreatedEvent) -> None:
         handle = ev.speech_handle
         self._sources[handle.id] = ev.source
         self.current_run().handles.append(handle)
@@ -117,8 +128,9 @@ class SessionRecorder:
         accessors.on_item_added(handle, lambda item: self._on_item(item, handle))
         handle.add_done_callback(self._on_speech_done)
 
-    def _on_conversation_item(self, ev: Any) -> None:
-        item = ev.item
+    def _on_conversation_item(self, ev: ConversationItemAddedEvent) -> None:
+        # livekit's annotation of `item` also names a pydantic helper type; it is a chat item.
+        item = cast("llm.ChatItem", ev.item)
         if item.id in self._emitted:
             self.problems.append(
                 f"livekit announced {self.describe(item)} twice (conversation_item_added); "
@@ -127,7 +139,7 @@ class SessionRecorder:
         self._emitted.add(item.id)
         self._on_item(item, accessors.speech_in_context())
 
-    def _on_item(self, item: Any, handle: Any) -> None:
+    def _on_item(self, item: llm.ChatItem, handle: SpeechHandle | None) -> None:
         if handle is not None:
             self._handles_with_items.add(handle.id)
         if item.id in self._seen or item.type == "agent_handoff":
@@ -152,14 +164,14 @@ class SessionRecorder:
             # order when livekit reports the batch, so the golden does not depend on timing.
             self._pending_outputs[item.call_id] = item
 
-    def _source_of(self, handle: Any) -> str | None:
+    def _source_of(self, handle: SpeechHandle | None) -> str | None:
         if handle is None:
             return None
         if handle.id in self._after_tools:
             return "tool_reply"
         return self._sources.get(handle.id)
 
-    def _on_tools_executed(self, ev: Any) -> None:
+    def _on_tools_executed(self, ev: FunctionToolsExecutedEvent) -> None:
         outputs = [out for out in ev.function_call_outputs if out is not None]
         order = [out.call_id for out in outputs] + list(self._pending_outputs)
         for call_id in dict.fromkeys(order):
@@ -180,20 +192,22 @@ class SessionRecorder:
             )
         )
 
-    def _on_speech_done(self, handle: Any) -> None:
+    def _on_speech_done(self, handle: SpeechHandle) -> None:
         for call_id in list(self._pending_outputs):
             self._record_output(self._pending_outputs.pop(call_id))
         if handle.id in self._handles_with_items:
             return
         failed = getattr(handle, "exception", lambda: None)() is not None
-        outcome = "interrupted" if handle.interrupted else "failed" if failed else "no_message"
+        outcome: SpeechOutcome = (
+            "interrupted" if handle.interrupted else "failed" if failed else "no_message"
+        )
         event = SpeechWithoutMessage(
             source=self._sources.get(handle.id, "unknown"), outcome=outcome
         )
         run = next((run for run in self.runs if handle in run.handles), None)
         (run or self.current_run()).events.append(event)
 
-    def _on_close(self, _ev: Any) -> None:
+    def _on_close(self, _ev: CloseEvent) -> None:
         self.snapshot_chat_ctx()
 
     # -- wrapped methods -------------------------------------------------------------------
@@ -209,7 +223,7 @@ class SessionRecorder:
             items = tuple(self.chat_item(item) for item in visible)
             self.chat_ctx = ChatCtxSnapshot(agent=agent_name(agent) or "", items=items)
 
-    def chat_item(self, item: Any) -> ChatItem:
+    def chat_item(self, item: llm.ChatItem) -> ChatItem:
         labels = self.capture.labels
         if item.type == "message":
             return ChatItem.message(item.role, without_addresses(text_of(item.content)))
@@ -235,7 +249,7 @@ class SessionRecorder:
             )
         return ChatItem(item.type, ())
 
-    def describe(self, item: Any) -> str:
+    def describe(self, item: llm.ChatItem) -> str:
         return describe_event(self.chat_item(item).to_data_as_event())
 
     def missing_from_timeline(self) -> list[str]:
@@ -257,9 +271,9 @@ class SessionRecorder:
             problems += compare_run(run_label(number, frozen), frozen["events"], returned)
         return problems
 
-    def run_result_event(self, event: Any) -> dict[str, Any] | None:
+    def run_result_event(self, event: RunEvent) -> dict[str, Any] | None:
         item = event.item
-        if item.type == "agent_handoff":
+        if isinstance(event, AgentHandoffEvent):
             fields = {"from": agent_name(event.old_agent), "to": agent_name(event.new_agent)}
             return {"agent_handoff": fields}
         if item.type in ("message", "function_call", "function_call_output"):

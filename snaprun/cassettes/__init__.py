@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal, TypeGuard
 
 import vcr.serialize  # type: ignore[import-untyped]
 
@@ -64,6 +64,7 @@ __all__ = [
     "KEPT_HEADERS",
     "RECORD_MODES",
     "REFUSAL_TEXT",
+    "RecordMode",
     "CassetteCorrupt",
     "CassetteError",
     "CassetteMissing",
@@ -80,14 +81,20 @@ __all__ = [
 # pytest-recording's record modes, and the vcrpy mode each runs as. "rewrite" is new_episodes
 # on an empty cassette, but unlike pytest-recording the old file is only replaced once the
 # new recording has succeeded.
-_VCR_RECORD_MODES: Final = {
+RecordMode = Literal["none", "once", "new_episodes", "all", "rewrite"]
+_VCR_RECORD_MODES: Final[dict[RecordMode, str]] = {
     "none": "none",
     "once": "once",
     "new_episodes": "new_episodes",
     "all": "all",
     "rewrite": "new_episodes",
 }
-RECORD_MODES: Final = tuple(_VCR_RECORD_MODES)
+RECORD_MODES: Final[tuple[RecordMode, ...]] = tuple(_VCR_RECORD_MODES)
+
+
+def is_record_mode(value: str) -> TypeGuard[RecordMode]:
+    return value in RECORD_MODES
+
 
 # The credentials a recording must never hold are the ones `snaprun scan` looks for.
 DEFAULT_SECRET_ENV_VARS: Final[tuple[str, ...]] = CREDENTIAL_ENV_VARS
@@ -102,7 +109,9 @@ KEPT_HEADERS: Final[tuple[str, ...]] = ("content-type",)
 class CassetteUse:
     """One test's use of one cassette, as handed out by :func:`open_cassette`."""
 
-    def __init__(self, path: Path, record_mode: str, test_id: str, rerecord_command: str) -> None:
+    def __init__(
+        self, path: Path, record_mode: RecordMode, test_id: str, rerecord_command: str
+    ) -> None:
         self.path = path
         self.record_mode = record_mode
         self.test_id = test_id
@@ -189,7 +198,7 @@ def open_cassette(
     for secrets (SecretInCassette) and written atomically, unless :meth:`CassetteUse.discard`
     was called. Unplayed interactions are only reported by :meth:`CassetteUse.problems`.
     """
-    if record_mode not in RECORD_MODES:
+    if not is_record_mode(record_mode):
         raise InvalidCassetteConfig(
             f"snaprun: record mode {record_mode!r} is not one of {', '.join(RECORD_MODES)}"
         )

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 import vcr.matchers  # type: ignore[import-untyped]
@@ -35,6 +35,9 @@ from snaprun.cassettes.http_bodies import (
     render_json,
     request_body,
 )
+
+if TYPE_CHECKING:
+    from snaprun.cassettes import RecordMode
 
 # Text of the one visible chunk of a refused streaming chat completion (see _refusal).
 REFUSAL_TEXT: Final = "[snaprun: request not in cassette]"
@@ -59,7 +62,7 @@ class CassetteContext:
     """What messages about this cassette need to say."""
 
     path: Path
-    record_mode: str
+    record_mode: RecordMode
     rerecord_command: str
 
 
