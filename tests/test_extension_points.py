@@ -4,7 +4,9 @@ internals snaprun reads."""
 
 from __future__ import annotations
 
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 import yaml
@@ -183,12 +185,17 @@ async def test_greeting(transcript, golden, llm):
     )
 
 
-# Dates are volatile: the conftest labels them in goldens and when requests are matched.
-NORMALIZE_HOOKS = """
-import re
-
-DATE = re.compile(r"\\d{4}-\\d\\d-\\d\\d")
-
+# Dates are volatile: the README's conftest labels them when requests are matched, and this
+# one in goldens.
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+NORMALIZE_REQUEST = textwrap.dedent(
+    next(
+        block
+        for block in re.findall(r"```python\n(.*?)```", README, flags=re.S)
+        if "def pytest_snaprun_normalize_request" in block
+    )
+)
+NORMALIZE_GOLDEN = """
 
 def pytest_snaprun_normalize_golden(golden, item):
     for item_data in golden["chat_ctx"]["items"]:
@@ -197,17 +204,11 @@ def pytest_snaprun_normalize_golden(golden, item):
         for event in run["events"]:
             if "message" in event:
                 event["message"]["text"] = DATE.sub("<date>", event["message"]["text"])
-
-
-def pytest_snaprun_normalize_request(body, item):
-    for message in body.get("messages", []):
-        if isinstance(message.get("content"), str):
-            message["content"] = DATE.sub("<date>", message["content"])
 """
 
 
 def test_normalize_hooks_let_a_dated_agent_replay_on_another_day(project: Project) -> None:
-    add_to_conftest(project, NORMALIZE_HOOKS)
+    add_to_conftest(project, NORMALIZE_REQUEST + NORMALIZE_GOLDEN)
     test = """
 async def test_dated(transcript, golden, llm):
     await converse(llm)
@@ -251,15 +252,14 @@ def test_a_renamed_method_fails_at_setup(renamed_method, transcript):
     pass
 
 
-async def test_a_renamed_attribute_fails_the_test(transcript, llm, monkeypatch):
-    init = AgentSession.__init__
+class RenamedAgent(Agent):
+    def __init__(self):
+        super().__init__(instructions="Be brief.")
+        self._activity_v2 = self.__dict__.pop("_activity")
 
-    def renaming_init(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        self._update_activity_task = self.__dict__.pop("_update_activity_atask")
 
-    monkeypatch.setattr(AgentSession, "__init__", renaming_init)
-    await AgentSession(llm=llm).start(Agent(instructions="Be brief."))
+async def test_a_renamed_attribute_fails_the_test(transcript, llm):
+    await AgentSession(llm=llm).start(RenamedAgent())
 """
 
 
@@ -280,7 +280,7 @@ def test_a_missing_livekit_internal_names_itself_and_the_version(project: Projec
             "which snaprun reads to collect the items of each speech; without it the capture "
             f"would be silently incomplete. {fix}",
             f"E   *LivekitInternalsChanged: snaprun: livekit-agents {__version__} has no "
-            "AgentSession._update_activity_atask, which snaprun reads to wait for a handoff to "
-            f"finish; without it the capture would be silently incomplete. {fix}",
+            "Agent._activity, which snaprun reads to find the session of an agent; without it "
+            f"the capture would be silently incomplete. {fix}",
         ]
     )
