@@ -113,6 +113,23 @@ async def test_not_plain_data(transcript, golden, llm):
     assert golden.read_bytes() == written
 
 
+def test_include_keeps_the_named_keys_and_every_list_item() -> None:
+    from syrupy.filters import paths_include
+
+    from snaprun.golden.properties import filtered
+
+    golden = {
+        "runs": [{"kind": "start", "events": [{"message": {"role": "user", "text": "Hi"}}]}],
+        "chat_ctx": {"agent": "Greeter", "items": []},
+    }
+    # Paths name list items by index, as syrupy's JSON extension does.
+    include = paths_include(["runs", "0", "kind"], ["runs", "0", "events", "0", "message"])
+    assert filtered(golden, include=include) == {
+        "runs": [{"kind": "start", "events": [{"message": {}}]}]
+    }
+    assert golden["chat_ctx"] == {"agent": "Greeter", "items": []}  # the input is not changed
+
+
 # A matcher only this conftest registers, and a persister it may try to register.
 RECORDING_CONFIGURE = """
 import os
