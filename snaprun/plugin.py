@@ -46,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     parser.addini(
         "snaprun_secret_env_vars",
-        "snaprun: more environment variables whose values must never be written to a cassette",
+        "snaprun: more environment variables whose values must never be written to a cassette "
+        "(set to a placeholder on replay when unset)",
         type="linelist",
         default=[],
     )
@@ -95,7 +96,8 @@ def cassette(
     test_id = request.node.nodeid
     mode = "once" if not path.exists() else "rewrite"
     command = f"pytest --record-mode={mode} --snapshot-update '{test_id}'"
-    secrets = (*cassettes.DEFAULT_SECRET_ENV_VARS, *config.getini("snaprun_secret_env_vars"))
+    extra_secrets = config.getini("snaprun_secret_env_vars")
+    secrets = (*cassettes.DEFAULT_SECRET_ENV_VARS, *extra_secrets)
     problems: list[str] = []
     try:
         with cassettes.open_cassette(
@@ -109,7 +111,10 @@ def cassette(
             normalize_request=_normalizer(request.node, "pytest_snaprun_normalize_request", "body"),
         ) as use:
             request.node.stash[CASSETTE_KEY] = use
-            with providers.placeholder_credentials() if use.replaying else nullcontext():
+            # A project's own variables get placeholders too: its client reads them as
+            # the table's providers read theirs.
+            placeholders = providers.placeholder_credentials(extra=extra_secrets)
+            with placeholders if use.replaying else nullcontext():
                 yield use
             if request.node.stash.get(PASSED_KEY, False):
                 problems = use.problems()

@@ -52,6 +52,7 @@ from snaprun.cassettes.errors import (
 )
 from snaprun.cassettes.format import FORMAT_VERSION, CassetteSerializer
 from snaprun.cassettes.http_bodies import Json, match_body_as_data, request_body, response_body
+from snaprun.cassettes.providers import RESPONSE_HEADERS
 from snaprun.cassettes.replay import REFUSAL_TEXT, CassetteContext, ExactCassette, request_summary
 from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS, check_no_secrets
 from snaprun.cassettes.websocket import WebSocketTape
@@ -101,9 +102,10 @@ DEFAULT_SECRET_ENV_VARS: Final[tuple[str, ...]] = CREDENTIAL_ENV_VARS
 
 # Headers are allow-listed rather than deny-listed: SDKs add new ones (x-stainless-*,
 # openai-*, x-request-id, dates, rate limits) all the time, and each would be noise in the
-# file and a place for a secret to leak. vcr_config.SECRET_HEADERS are dropped even when
+# file and a place for a secret to leak. The others kept are those a plugin reads (Bedrock's
+# request id: see the providers table). vcr_config.SECRET_HEADERS are dropped even when
 # asked to keep them.
-KEPT_HEADERS: Final[tuple[str, ...]] = ("content-type",)
+KEPT_HEADERS: Final[tuple[str, ...]] = ("content-type", *RESPONSE_HEADERS)
 
 
 class CassetteUse:

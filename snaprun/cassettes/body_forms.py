@@ -1,11 +1,22 @@
 """How one HTTP body is written in a cassette file, and read back: its *form*.
 
-A body is written as ``json:`` (data), ``sse:`` (a response's server-sent events), ``text:``
-(verbatim) or ``base64:``. An SSE body is its events, each followed by a blank line: a
-mapping is the event "data: <JSON>" (``sse_common`` fields first), a string is an event kept
-verbatim. ``json_style`` names the JSON layout when it is not compact (see
-:data:`~snaprun.http_bodies.JSON_STYLES`), and ``sse_tail`` holds any text after the last
-blank line.
+A body is written as ``json:`` (data), ``text:`` (verbatim) or ``base64:``; a streamed
+response as one of its provider's streaming forms (see the providers table,
+:mod:`snaprun.cassettes.providers`), each rebuilt byte for byte on replay:
+
+* ``sse:`` server-sent events, each followed by a blank line: a mapping is the event
+  "data: <JSON>" (``sse_common`` fields first), a string is an event kept verbatim.
+* ``sse_events:`` server-sent events that carry names (Anthropic, OpenAI Responses): a
+  one-key mapping ``{name: data}`` is "event: name" then "data: <JSON>" (or the data line's
+  text, when the value is a string); a string is an event kept verbatim.
+* ``event_stream:`` AWS event-stream frames (Bedrock): a one-key mapping ``{event type:
+  payload data}`` is a frame with Bedrock's three headers; ``{headers: {...}, payload: ...}``
+  spells out any other frame.
+
+``json_style`` names the JSON layout when it is not compact (see
+:data:`~snaprun.http_bodies.JSON_STYLES`), ``sse_framing: crlf`` says events end with
+``\r\n\r\n`` (google-genai) rather than ``\n\n``, and ``sse_tail`` holds any text after
+the last blank line.
 
 Reading checks what it reads: text that is not a snaprun cassette raises :class:`FormatError`,
 saying where and why.
@@ -14,10 +25,11 @@ saying where and why.
 from __future__ import annotations
 
 import base64
-import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
+from snaprun.cassettes import event_stream
 from snaprun.cassettes.http_bodies import (
     JSON_STYLES,
     NOT_JSON,
@@ -28,10 +40,19 @@ from snaprun.cassettes.http_bodies import (
 )
 
 BODY_FORMS: Final = ("json", "text", "base64")
-_RESPONSE_BODY_FORMS: Final = ("sse", *BODY_FORMS)
-_SSE_OPTIONS: Final = ("sse_common", "sse_tail")
+_STREAM_FORMS: Final = ("sse", "sse_events", "event_stream")
+_RESPONSE_BODY_FORMS: Final = (*_STREAM_FORMS, *BODY_FORMS)
+_SSE_FORMS: Final = ("sse", "sse_events")
+# Each option, and the forms it goes with.
+_OPTIONS: Final = {
+    "json_style": ("json", *_STREAM_FORMS),
+    "sse_common": ("sse",),
+    "sse_framing": _SSE_FORMS,
+    "sse_tail": _SSE_FORMS,
+}
 # Every key a response's body may use next to the response's own fields.
-RESPONSE_BODY_KEYS: Final = ("json_style", *_SSE_OPTIONS, *_RESPONSE_BODY_FORMS)
+RESPONSE_BODY_KEYS: Final = (*_OPTIONS, *_RESPONSE_BODY_FORMS)
+_LINE_ENDS: Final = {"lf": "\n", "crlf": "\r\n"}
 
 # How far a body is spelled out: pretty data, then verbatim text, then base64.
 PRETTY, TEXT, BASE64 = 0, 1, 2
@@ -84,6 +105,10 @@ def bytes_form(body: bytes, level: int) -> dict[str, Any]:
 
 def response_body_form(body: bytes, content_type: str, level: int) -> dict[str, Any]:
     if level == PRETTY:
+        if event_stream.CONTENT_TYPE in content_type:
+            frames = event_stream.decode_frames(body)
+            if frames is not None:
+                return _event_stream_form(frames)
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -94,48 +119,90 @@ def response_body_form(body: bytes, content_type: str, level: int) -> dict[str, 
             data = parse_json(body)
             for style in JSON_STYLES if data is not NOT_JSON else ():
                 if render_json(data, style) == text:
-                    return {"json": data} | ({"json_style": style} if style != "compact" else {})
+                    return {"json": data} | _style_field(style)
     return bytes_form(body, level)
 
 
-def _sse_event_form(event: str, style: str) -> Json:
-    """The event as JSON data when it is exactly ``data: <JSON object in this style>``."""
-    if not event.startswith("data: ") or "\n" in event or "\r" in event:
-        return event
-    payload = event[len("data: ") :]
-    try:
-        data = json.loads(payload)
-    except (ValueError, RecursionError):
-        return event  # e.g. "data: [DONE]"
-    if isinstance(data, dict) and render_json(data, style) == payload:
-        return data
-    return event
+def _style_field(style: str) -> dict[str, str]:
+    return {"json_style": style} if style != "compact" else {}
+
+
+def _best_style(payloads: Sequence[tuple[str, Json]]) -> str:
+    """The JSON style that renders the most ``(text, data)`` payloads back to their text;
+    compact (listed first) on a tie."""
+    if not payloads:
+        return "compact"
+    return max(JSON_STYLES, key=lambda style: sum(render_json(d, style) == t for t, d in payloads))
+
+
+def _as_data(text: str, data: Json, style: str) -> bool:
+    return isinstance(data, dict) and render_json(data, style) == text
+
+
+@dataclass(frozen=True)
+class _SseEvent:
+    """One event block: its name (None without an ``event:`` line) and its data line's text;
+    ``verbatim`` when the block has any other shape."""
+
+    block: str
+    name: str | None = None
+    payload: str | None = None
+    data: Json = NOT_JSON
+
+
+def _sse_event(block: str, line_end: str) -> _SseEvent:
+    lines = block.split(line_end)
+    if any("\r" in line or "\n" in line for line in lines):
+        return _SseEvent(block)  # framing this event does not share with the others
+    name = None
+    if len(lines) == 2 and lines[0].startswith("event: "):
+        name = lines.pop(0)[len("event: ") :]
+    if len(lines) != 1 or not lines[0].startswith("data: "):
+        return _SseEvent(block)
+    payload = lines[0][len("data: ") :]
+    return _SseEvent(block, name, payload, parse_json(payload.encode("utf-8", "surrogatepass")))
 
 
 def _sse_form(text: str) -> dict[str, Any]:
-    events = text.split("\n\n")
-    tail = events.pop()  # "" when the body ends with a blank line, as SSE bodies do
-
-    def parsed(style: str) -> list[Json]:
-        return [_sse_event_form(event, style) for event in events]
-
-    def data_events(style: str) -> int:
-        return sum(isinstance(form, dict) for form in parsed(style))
-
-    # The style that keeps the most events as data; compact (listed first) on a tie.
-    style = max(JSON_STYLES, key=data_events) if events else "compact"
-    forms = parsed(style)
-    common = _common_fields(forms)
-    out: dict[str, Any] = {"json_style": style} if style != "compact" else {}
-    if common:
-        out["sse_common"] = common
-    out["sse"] = [
-        {k: v for k, v in form.items() if k not in common} if isinstance(form, dict) else form
-        for form in forms
+    framing = "crlf" if "\r\n\r\n" in text else "lf"
+    line_end = _LINE_ENDS[framing]
+    blocks = text.split(line_end * 2)
+    tail = blocks.pop()  # "" when the body ends with a blank line, as SSE bodies do
+    events = [_sse_event(block, line_end) for block in blocks]
+    payloads = [
+        (e.payload, e.data) for e in events if e.payload is not None and e.data is not NOT_JSON
     ]
+    style = _best_style(payloads)
+    out: dict[str, Any] = _style_field(style)
+    if framing != "lf":
+        out["sse_framing"] = framing
+    if any(event.name is not None for event in events):
+        out["sse_events"] = [_named_event_form(event, style) for event in events]
+    else:
+        forms: list[Json] = [
+            event.data
+            if event.payload is not None and _as_data(event.payload, event.data, style)
+            else event.block
+            for event in events
+        ]
+        common = _common_fields(forms)
+        if common:
+            out["sse_common"] = common
+        out["sse"] = [
+            {k: v for k, v in form.items() if k not in common} if isinstance(form, dict) else form
+            for form in forms
+        ]
     if tail:
         out["sse_tail"] = tail
     return out
+
+
+def _named_event_form(event: _SseEvent, style: str) -> Json:
+    if event.name is None or event.payload is None:
+        return event.block  # an unnamed or unusual event among named ones: verbatim
+    if _as_data(event.payload, event.data, style):
+        return {event.name: event.data}
+    return {event.name: event.payload}
 
 
 def _common_fields(forms: Sequence[Json]) -> dict[str, Json]:
@@ -158,6 +225,42 @@ def _common_fields(forms: Sequence[Json]) -> dict[str, Json]:
             break
         common[key] = objects[0][key]
     return common
+
+
+# Bedrock's frames all carry these headers, in this order; only the event type varies.
+_EVENT_TYPE: Final = ":event-type"
+_FRAME_HEADERS: Final = ((":content-type", "application/json"), (":message-type", "event"))
+
+
+def _event_stream_form(frames: Sequence[event_stream.Frame]) -> dict[str, Any]:
+    texts = [_frame_text(frame) for frame in frames]
+    payloads = [(t, d) for t, d in texts if t is not None and d is not NOT_JSON]
+    style = _best_style(payloads)
+    items = [
+        _frame_form(frame, text, data, style)
+        for frame, (text, data) in zip(frames, texts, strict=True)
+    ]
+    if any(item is None for item in items):
+        return bytes_form(event_stream.encode_frames(list(frames)), BASE64)
+    return _style_field(style) | {"event_stream": items}
+
+
+def _frame_text(frame: event_stream.Frame) -> tuple[str | None, Json]:
+    try:
+        text = frame.payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, NOT_JSON
+    return text, parse_json(frame.payload)
+
+
+def _frame_form(frame: event_stream.Frame, text: str | None, data: Json, style: str) -> Json:
+    if text is None:
+        return None  # a binary payload: the whole body is kept as bytes
+    payload: Json = data if _as_data(text, data, style) else text
+    first, *rest = frame.headers or ((None, None),)
+    if first[0] == _EVENT_TYPE and tuple(rest) == _FRAME_HEADERS:
+        return {first[1]: payload}
+    return {"headers": dict(frame.headers), "payload": payload}
 
 
 # ---- reading -----------------------------------------------------------------------------
@@ -184,13 +287,13 @@ def json_bytes(data: Json, where: str, style: str = "compact") -> bytes:
 def decode_response_body(fields: Mapping[str, Any], where: str) -> bytes:
     """The body of the response whose fields these are (b"" when it has none)."""
     form = one_body_form(fields, _RESPONSE_BODY_FORMS, where)
-    stray: list[str] = [option for option in _SSE_OPTIONS if option in fields and form != "sse"]
-    if "json_style" in fields and form not in ("sse", "json"):
-        stray.append("json_style")
+    stray = [key for key, forms in _OPTIONS.items() if key in fields and form not in forms]
     if stray:
         raise FormatError(f"{where} has {', '.join(stray)}, which its body does not use")
-    if form == "sse":
-        return _decode_sse(fields, where)
+    if form in _SSE_FORMS:
+        return _decode_sse(fields, str(form), where)
+    if form == "event_stream":
+        return _decode_event_stream(fields, where)
     if form == "json":
         return json_bytes(fields["json"], f"{where}.json", _json_style(fields, where))
     if form is not None:
@@ -198,21 +301,68 @@ def decode_response_body(fields: Mapping[str, Any], where: str) -> bytes:
     return b""
 
 
-def _decode_sse(fields: Mapping[str, Any], where: str) -> bytes:
-    events = checked(fields["sse"], list, f"{where}.sse")
+def _encoded(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _decode_sse(fields: Mapping[str, Any], form: str, where: str) -> bytes:
+    events = checked(fields[form], list, f"{where}.{form}")
     style = _json_style(fields, where)
+    framing = fields.get("sse_framing", "lf")
+    if framing not in _LINE_ENDS:
+        raise FormatError(f"{where}.sse_framing should be one of {', '.join(_LINE_ENDS)}")
+    line_end = _LINE_ENDS[framing].encode()
     common = checked_mapping(fields.get("sse_common", {}), f"{where}.sse_common")
     parts: list[bytes] = []
     for index, event in enumerate(events):
-        if isinstance(event, dict):
-            full = {**common, **event}  # the common fields come first, as they were sent
-            data = json_bytes(full, f"{where}.sse[{index}]", style)
-            parts.append(b"data: " + data + b"\n\n")
+        at = f"{where}.{form}[{index}]"
+        if isinstance(event, str):
+            parts.append(_encoded(event))
+        elif form == "sse":
+            full = {
+                **common,
+                **checked_mapping(event, at),
+            }  # the common fields come first, as they were sent
+            parts.append(b"data: " + json_bytes(full, at, style))
         else:
-            text: str = checked(event, str, f"{where}.sse[{index}]")
-            parts.append(text.encode("utf-8", "surrogatepass") + b"\n\n")
+            name, value = _one_entry(event, at)
+            parts.append(
+                b"event: " + _encoded(name) + line_end + b"data: " + _payload(value, at, style)
+            )
+        parts.append(line_end * 2)
     tail: str = checked(fields.get("sse_tail", ""), str, f"{where}.sse_tail")
-    return b"".join(parts) + tail.encode("utf-8", "surrogatepass")
+    return b"".join(parts) + _encoded(tail)
+
+
+def _one_entry(item: object, where: str) -> tuple[str, Json]:
+    entry = checked_mapping(item, where)
+    if len(entry) != 1:
+        raise FormatError(f"{where} should have one key, its event name, not {len(entry)}")
+    ((name, value),) = entry.items()
+    return checked(name, str, f"{where} (its name)"), value
+
+
+def _payload(value: Json, where: str, style: str) -> bytes:
+    """A string is the payload's text as sent; data is JSON in the body's style."""
+    return _encoded(value) if isinstance(value, str) else json_bytes(value, where, style)
+
+
+def _decode_event_stream(fields: Mapping[str, Any], where: str) -> bytes:
+    items = checked(fields["event_stream"], list, f"{where}.event_stream")
+    style = _json_style(fields, where)
+    frames = []
+    for index, item in enumerate(items):
+        at = f"{where}.event_stream[{index}]"
+        entry = checked_mapping(item, at)
+        if set(entry) == {"headers", "payload"}:
+            raw = checked_mapping(entry["headers"], f"{at}.headers")
+            headers = tuple((str(k), checked(v, str, f"{at}.headers.{k}")) for k, v in raw.items())
+            value = entry["payload"]
+        else:
+            event_type, value = _one_entry(entry, at)
+            headers = ((_EVENT_TYPE, event_type), *_FRAME_HEADERS)
+        frames.append(event_stream.Frame(headers, _payload(value, at, style)))
+    return event_stream.encode_frames(frames)
 
 
 def _json_style(fields: Mapping[str, Any], where: str) -> str:

@@ -176,6 +176,8 @@ def _request_sanitizer(kept: frozenset[str]) -> Callable[[VcrRequest], VcrReques
     def sanitize_request(request: VcrRequest) -> VcrRequest:
         # vcrpy calls this on its own deep copy, so changing it in place is safe.
         request.headers = {k: v for k, v in request.headers.items() if k.lower() in kept}
+        # google-genai on aiohttp sends "get"/"post": methods are matched whatever their case.
+        request.method = str(request.method).upper()
         uri = without_secret_params(request.uri)
         if uri != request.uri:
             request.uri = uri

@@ -184,7 +184,7 @@ def _decode_request(
     optional = ("headers", "messages_from_previous", *BODY_FORMS)
     fields = _fields(value, where, ("method", "uri"), optional)
     request = {
-        "method": checked(fields["method"], str, f"{where}.method"),
+        "method": checked(fields["method"], str, f"{where}.method").upper(),
         "uri": checked(fields["uri"], str, f"{where}.uri"),
         "headers": _decode_headers(fields.get("headers", {}), f"{where}.headers"),
         "body": None,

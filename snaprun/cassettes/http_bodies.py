@@ -92,6 +92,7 @@ _JSON_LAYOUTS: Final[dict[str, dict[str, Any]]] = {
     "compact": {"separators": (",", ":")},
     "spaced": {"separators": (", ", ": ")},  # Python's json.dumps defaults
     "indent2": {"indent": 2, "separators": (",", ": ")},
+    "colon-spaced": {"separators": (",", ": ")},  # Google's APIs (protobuf JSON)
 }
 JSON_STYLES: Final = tuple(
     f"{layout}{suffix}" for layout in _JSON_LAYOUTS for suffix in ("", "-ascii")

@@ -132,7 +132,7 @@ class ExactCassette(Cassette):  # type: ignore[misc]
 
 
 def _index_key(request: VcrRequest) -> tuple[str, bytes]:
-    return str(request.method), body_key(request)
+    return str(request.method).upper(), body_key(request)
 
 
 def _same_target(r1: VcrRequest, r2: VcrRequest) -> bool:
@@ -140,7 +140,8 @@ def _same_target(r1: VcrRequest, r2: VcrRequest) -> bool:
 
 
 def _is_prewarm(request: VcrRequest) -> bool:
-    return bool(request.method == "GET") and urlsplit(request.uri).path.endswith(
+    # google-genai prewarms with a lowercase "get".
+    return str(request.method).upper() == "GET" and urlsplit(request.uri).path.endswith(
         _PREWARM_PATH_SUFFIXES
     )
 
