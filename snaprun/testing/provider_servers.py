@@ -6,8 +6,8 @@ what a user's recording against the provider would be:
 
 * :class:`AnthropicServer`: the Messages API (``POST /v1/messages``, server-sent events
   with ``event:`` names).
-* :class:`GeminiServer`: the Gemini API (``POST /v1beta/models/{model}:streamGenerateContent
-  ?alt=sse``, events framed by ``\\r\\n\\r\\n``, JSON laid out as Google's servers do).
+* :class:`GeminiServer`: the Gemini API (``POST /{version}/models/{model}
+  :streamGenerateContent?alt=sse``, events framed by ``\\r\\n\\r\\n``, JSON laid out as Google's servers do).
 * :class:`BedrockServer`: Bedrock's ConverseStream (``POST /model/{id}/converse-stream``,
   the binary AWS event stream, an ``x-amzn-RequestId`` header).
 
@@ -158,23 +158,40 @@ def _anthropic_events(number: int, model: str, reply: Reply) -> Iterator[bytes]:
     index = 0
     if reply.text:
         block = {"type": "text", "text": ""}
-        yield _sse("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
+        yield _sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": block},
+        )
         yield _sse("ping", {"type": "ping"})
         for piece in text_pieces(reply.text):
             delta = {"type": "text_delta", "text": piece}
-            yield _sse("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+            yield _sse(
+                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+            )
         yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
         index = 1
     for i, call in enumerate(reply.tool_calls, start=index):
-        block = {"type": "tool_use", "id": f"toolu_scripted_{number}_{i}", "name": call.name, "input": {}}
-        yield _sse("content_block_start", {"type": "content_block_start", "index": i, "content_block": block})
+        block = {
+            "type": "tool_use",
+            "id": f"toolu_scripted_{number}_{i}",
+            "name": call.name,
+            "input": {},
+        }
+        yield _sse(
+            "content_block_start",
+            {"type": "content_block_start", "index": i, "content_block": block},
+        )
         for piece in argument_pieces(json.dumps(call.arguments)):
             delta = {"type": "input_json_delta", "partial_json": piece}
-            yield _sse("content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta})
+            yield _sse(
+                "content_block_delta", {"type": "content_block_delta", "index": i, "delta": delta}
+            )
         yield _sse("content_block_stop", {"type": "content_block_stop", "index": i})
     stop = "tool_use" if reply.tool_calls else "end_turn"
     delta = {"stop_reason": stop, "stop_sequence": None}
-    yield _sse("message_delta", {"type": "message_delta", "delta": delta, "usage": {"output_tokens": 5}})
+    yield _sse(
+        "message_delta", {"type": "message_delta", "delta": delta, "usage": {"output_tokens": 5}}
+    )
     yield _sse("message_stop", {"type": "message_stop"})
 
 
@@ -185,7 +202,8 @@ class GeminiServer(_ProtocolServer):
     """The Gemini API's streamGenerateContent, as server-sent events (``alt=sse``)."""
 
     def _routes(self, app: web.Application) -> None:
-        app.router.add_post("/v1beta/models/{model}:streamGenerateContent", self._generate)
+        # google-genai asks v1beta, or v1 when given its own base URL.
+        app.router.add_post("/{version}/models/{model}:streamGenerateContent", self._generate)
 
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         body = await _json_body(request)
@@ -290,7 +308,9 @@ def _bedrock_frames(number: int, reply: Reply) -> Iterator[bytes]:
     index = 0
     if reply.text:
         for piece in text_pieces(reply.text):
-            yield _frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}, "p": "abcd"})
+            yield _frame(
+                "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}, "p": "abcd"}
+            )
         yield _frame("contentBlockStop", {"contentBlockIndex": 0, "p": "abcd"})
         index = 1
     for i, call in enumerate(reply.tool_calls, start=index):

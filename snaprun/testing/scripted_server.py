@@ -145,6 +145,10 @@ def error_body(message: str, code: str) -> Json:
 class ScriptedServer:
     """An aiohttp OpenAI chat-completions server answering from a script.
 
+    ``whole_tool_calls`` streams each tool call in one chunk, name and arguments together,
+    as Mistral does (its SDK refuses a tool-call delta without a name), rather than in
+    fragments as OpenAI does.
+
     ``requests`` holds the JSON bodies of every chat-completion request, in arrival order.
     Request number N (1-based) is answered with id ``chatcmpl-scripted-N`` and tool call ids
     ``call_scripted_N_i``, so ids are deterministic across runs.
@@ -157,8 +161,10 @@ class ScriptedServer:
         chunk_delay: float = 0.0,
         default_text: str | None = None,
         port: int = 0,
+        whole_tool_calls: bool = False,
     ) -> None:
         self.replies: tuple[Reply, ...] = tuple(replies)
+        self.whole_tool_calls = whole_tool_calls
         # A fixed port keeps the recorded URL, and so the cassette, the same between runs.
         self.port = port
         self.chunk_delay = chunk_delay
@@ -214,6 +220,10 @@ class ScriptedServer:
 
     def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/chat/completions", self._chat_completions)
+        # Azure OpenAI's path for the same API: a deployment instead of a model in the URL.
+        app.router.add_post(
+            "/openai/deployments/{deployment}/chat/completions", self._chat_completions
+        )
         app.router.add_get("/v1/models", self._models)
 
     def stop(self) -> None:
@@ -314,7 +324,13 @@ class ScriptedServer:
         events = [
             json.dumps(chunk, separators=(",", ":"))
             for chunk in stream_chunks(
-                completion_id, model, reply.text or "", calls, finish_reason, include_usage
+                completion_id,
+                model,
+                reply.text or "",
+                calls,
+                finish_reason,
+                include_usage,
+                whole_tool_calls=self.whole_tool_calls,
             )
         ]
         events.append("[DONE]")
@@ -351,6 +367,8 @@ def stream_chunks(
     calls: list[Json],
     finish_reason: str,
     include_usage: bool,
+    *,
+    whole_tool_calls: bool = False,
 ) -> Iterator[Json]:
     """The ``chat.completion.chunk`` objects of one streamed answer, in OpenAI's shape."""
 
@@ -371,6 +389,9 @@ def stream_chunks(
         yield chunk({"content": piece})
     for i, call in enumerate(calls):
         function = call["function"]
+        if whole_tool_calls:
+            yield chunk({"tool_calls": [{"index": i, **call}]})
+            continue
         # The opening chunk names the call; its arguments follow in later chunks.
         opening = {
             "index": i,

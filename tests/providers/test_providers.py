@@ -34,6 +34,7 @@ class Case:
     keys: dict[str, str] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)  # set in every mode (endpoints)
     stream_form: str = "sse"
+    server_options: str = ""
 
 
 CASES: dict[str, Case] = {
@@ -41,7 +42,8 @@ CASES: dict[str, Case] = {
         "livekit.plugins.openai",
         "ScriptedServer",
         "from livekit.plugins import openai",
-        'openai.LLM.with_azure(model="gpt-4.1", base_url=URL + "/v1", api_version="2024-10-21")',
+        'openai.LLM.with_azure(model="gpt-4.1", azure_endpoint=URL, azure_deployment="shop", '
+        'api_version="2024-10-21")',
         {"AZURE_OPENAI_API_KEY": "azure-fake-key-for-recording-0001"},
     ),
     "inference": Case(
@@ -77,10 +79,18 @@ CASES: dict[str, Case] = {
     "mistral": Case(
         "livekit.plugins.mistralai",
         "ScriptedServer",
-        "import os\nfrom livekit.plugins import mistralai\nfrom mistralai import Mistral",
+        "import os\nfrom livekit.plugins import mistralai\n"
+        "try:\n    from mistralai.client import Mistral\n"
+        "except ImportError:  # mistralai 1.x, with livekit-agents 1.3\n"
+        "    from mistralai import Mistral\n"
+        "import inspect\n"
+        "# 1.8 defaults to the Conversations API; chat completions is what 1.3 speaks.\n"
+        "MODE = {'api_mode': 'chat_completions'} "
+        "if 'api_mode' in inspect.signature(mistralai.LLM).parameters else {}",
         'mistralai.LLM(model="mistral-small-latest", '
-        'client=Mistral(api_key=os.environ["MISTRAL_API_KEY"], server_url=URL))',
+        'client=Mistral(api_key=os.environ["MISTRAL_API_KEY"], server_url=URL), **MODE)',
         {"MISTRAL_API_KEY": "mistral-fake-key-for-recording-0001"},
+        server_options=", whole_tool_calls=True",
     ),
     "anthropic": Case(
         "livekit.plugins.anthropic",
@@ -138,7 +148,7 @@ REPLIES = [
 def llm(record_mode, monkeypatch):
     for name, value in {env!r}.items():
         monkeypatch.setenv(name, value.replace("URL", URL))
-    server = {server}(REPLIES, port={port})
+    server = {server}(REPLIES, port={port}{server_options})
     if record_mode != "none":
         server.start()
     try:
@@ -177,7 +187,12 @@ def _write_project(pytester: pytest.Pytester, case: Case, instructions: str) -> 
     port = free_port()
     pytester.makeconftest(
         CONFTEST.format(
-            imports=case.imports, port=port, env=case.env, server=case.server, llm=case.llm
+            imports=case.imports,
+            port=port,
+            env=case.env,
+            server=case.server,
+            server_options=case.server_options,
+            llm=case.llm,
         )
     )
     _write_test(pytester, instructions)
@@ -207,12 +222,32 @@ def _unreadable_parts(cassette: Path) -> list[str]:
     found = []
     for interaction in document["interactions"]:
         for side in ("request", "response"):
-            found += [f"a {side} {form} body" for form in ("base64", "text") if form in interaction[side]]
-    found += [s[:60] for s in _strings(document) if '{"' in s or "data: " in s]
+            found += [
+                f"a {side} {form} body" for form in ("base64", "text") if form in interaction[side]
+            ]
+    # "data: [DONE]" is as readable as it gets; JSON or events inside a string are not.
+    found += [
+        s[:60] for s in _strings(document) if '{"' in s or s.startswith(("event:", "data: {"))
+    ]
     return found
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# The google plugin names Gemini's function calls with a random livekit id and sends it back;
+# replay needs livekit's ids made deterministic while a cassette is open (the real-agents
+# work, snaprun/cassettes/generated_ids.py). Until that is in, the case must fail.
+_NO_GENERATED_IDS = importlib.util.find_spec("snaprun.cassettes.generated_ids") is None
+_PARAMS = [
+    pytest.param(
+        name,
+        marks=pytest.mark.xfail(_NO_GENERATED_IDS, reason="random function-call ids", strict=True)
+        if name == "google"
+        else (),
+    )
+    for name in CASES
+]
+
+
+@pytest.mark.parametrize("name", _PARAMS)
 def test_provider_records_and_replays_offline_with_no_key(
     name: str, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -226,7 +261,9 @@ def test_provider_records_and_replays_offline_with_no_key(
     with monkeypatch.context() as recording:
         for variable, value in case.keys.items():
             recording.setenv(variable, value)
-        record = pytester.runpytest("-p", "no:cacheprovider", "--record-mode=once", "--snapshot-update")
+        record = pytester.runpytest(
+            "-p", "no:cacheprovider", "--record-mode=once", "--snapshot-update"
+        )
         record.assert_outcomes(passed=1)
 
     cassette = pytester.path / "cassettes" / "test_shop" / "test_shop.yaml"
