@@ -7,7 +7,8 @@ what a user's recording against the provider would be:
 * :class:`AnthropicServer`: the Messages API (``POST /v1/messages``, server-sent events
   with ``event:`` names).
 * :class:`GeminiServer`: the Gemini API (``POST /{version}/models/{model}
-  :streamGenerateContent?alt=sse``, events framed by ``\\r\\n\\r\\n``, JSON laid out as Google's servers do).
+  :streamGenerateContent?alt=sse``, events framed by ``\\r\\n\\r\\n``, JSON laid out as
+  Google's servers lay it out).
 * :class:`BedrockServer`: Bedrock's ConverseStream (``POST /model/{id}/converse-stream``,
   the binary AWS event stream, an ``x-amzn-RequestId`` header).
 
@@ -108,7 +109,7 @@ class AnthropicServer(_ProtocolServer):
     async def _messages(self, request: web.Request) -> web.StreamResponse:
         body = await _json_body(request)
         if body is None:
-            return web.json_response(error_body("body is not a JSON object", "invalid"), 400)
+            return web.json_response(error_body("body is not a JSON object", "invalid"), status=400)
         scripted = self._scripted(body, _anthropic_messages(body))
         if isinstance(scripted, web.Response):
             return scripted
@@ -144,7 +145,7 @@ def _sse(event: str, data: Json) -> bytes:
 
 def _anthropic_events(number: int, model: str, reply: Reply) -> Iterator[bytes]:
     usage = {"input_tokens": 10, "output_tokens": 1}
-    start = {
+    start: Json = {
         "id": f"msg_scripted_{number}",
         "type": "message",
         "role": "assistant",
@@ -156,6 +157,7 @@ def _anthropic_events(number: int, model: str, reply: Reply) -> Iterator[bytes]:
     }
     yield _sse("message_start", {"type": "message_start", "message": start})
     index = 0
+    block: Json
     if reply.text:
         block = {"type": "text", "text": ""}
         yield _sse(
@@ -164,7 +166,7 @@ def _anthropic_events(number: int, model: str, reply: Reply) -> Iterator[bytes]:
         )
         yield _sse("ping", {"type": "ping"})
         for piece in text_pieces(reply.text):
-            delta = {"type": "text_delta", "text": piece}
+            delta: Json = {"type": "text_delta", "text": piece}
             yield _sse(
                 "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
             )
@@ -208,7 +210,7 @@ class GeminiServer(_ProtocolServer):
     async def _generate(self, request: web.Request) -> web.StreamResponse:
         body = await _json_body(request)
         if body is None:
-            return web.json_response(error_body("body is not a JSON object", "invalid"), 400)
+            return web.json_response(error_body("body is not a JSON object", "invalid"), status=400)
         scripted = self._scripted(body, _gemini_messages(body))
         if isinstance(scripted, web.Response):
             return scripted

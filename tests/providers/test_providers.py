@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import PROJECT_INI, free_port
 
 from snaprun import yamlio
 from snaprun.cassettes.providers import CREDENTIAL_ENV_VARS
-from conftest import PROJECT_INI, free_port
 
 
 @dataclass(frozen=True)
