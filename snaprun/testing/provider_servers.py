@@ -43,11 +43,6 @@ __all__ = ["AnthropicServer", "BedrockServer", "GeminiServer"]
 class _ProtocolServer(ScriptedServer):
     """A ScriptedServer answering another protocol: subclasses add routes and the reply."""
 
-    @property
-    def root_url(self) -> str:
-        """The server's address without a path, what most SDKs take as their base URL."""
-        return self.base_url.removesuffix("/v1")
-
     async def _serve(self, sock: Any) -> None:
         app = web.Application()
         self._routes(app)

@@ -186,6 +186,11 @@ class ScriptedServer:
             raise RuntimeError("ScriptedServer is not started")
         return f"http://127.0.0.1:{self._port}/v1"
 
+    @property
+    def root_url(self) -> str:
+        """The server's address without a path, what most SDKs take as their base URL."""
+        return self.base_url.removesuffix("/v1")
+
     def start(self) -> ScriptedServer:
         if self._thread is not None:
             raise RuntimeError("ScriptedServer is already started")
