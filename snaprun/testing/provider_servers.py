@@ -41,16 +41,9 @@ __all__ = ["AnthropicServer", "BedrockServer", "GeminiServer"]
 
 
 class _ProtocolServer(ScriptedServer):
-    """A ScriptedServer answering another protocol: subclasses add routes and the reply."""
+    """A ScriptedServer answering another protocol: subclasses add its routes instead."""
 
-    async def _serve(self, sock: Any) -> None:
-        app = web.Application()
-        self._routes(app)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-
-    def _routes(self, app: web.Application) -> None:
+    def _add_routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
     def _scripted(self, body: Json, messages: list[Json]) -> tuple[int, Reply] | web.Response:
@@ -98,7 +91,7 @@ def _message(role: str, texts: list[str]) -> Json:
 class AnthropicServer(_ProtocolServer):
     """Anthropic's Messages API, streamed (https://docs.anthropic.com/en/api/messages-streaming)."""
 
-    def _routes(self, app: web.Application) -> None:
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
 
     async def _messages(self, request: web.Request) -> web.StreamResponse:
@@ -198,7 +191,7 @@ def _anthropic_events(number: int, model: str, reply: Reply) -> Iterator[bytes]:
 class GeminiServer(_ProtocolServer):
     """The Gemini API's streamGenerateContent, as server-sent events (``alt=sse``)."""
 
-    def _routes(self, app: web.Application) -> None:
+    def _add_routes(self, app: web.Application) -> None:
         # google-genai asks v1beta, or v1 when given its own base URL.
         app.router.add_post("/{version}/models/{model}:streamGenerateContent", self._generate)
 
@@ -258,7 +251,7 @@ class BedrockServer(_ProtocolServer):
     Point botocore at it with ``AWS_ENDPOINT_URL_BEDROCK_RUNTIME=server.root_url``.
     """
 
-    def _routes(self, app: web.Application) -> None:
+    def _add_routes(self, app: web.Application) -> None:
         app.router.add_post("/model/{model}/converse-stream", self._converse)
 
     async def _converse(self, request: web.Request) -> web.StreamResponse:

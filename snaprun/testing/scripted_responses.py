@@ -1,4 +1,5 @@
-"""A scripted OpenAI Responses server that speaks the Responses WebSocket protocol.
+"""A scripted OpenAI Responses server that speaks the Responses WebSocket protocol (and the
+same events over HTTP, as server-sent events).
 
 ``openai.responses.LLM()`` talks to ``wss://api.openai.com/v1/responses`` by default: each
 turn is one ``response.create`` client message, answered by the stream of events the HTTP
@@ -145,6 +146,20 @@ class ScriptedResponsesServer(ScriptedServer):
     def _add_routes(self, app: web.Application) -> None:
         super()._add_routes(app)
         app.router.add_get("/v1/responses", self._responses_socket)
+        # The same events over HTTP (``use_websocket=False``): server-sent events, each named
+        # by an ``event:`` line as OpenAI sends them.
+        app.router.add_post("/v1/responses", self._responses_stream)
+
+    async def _responses_stream(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await response.prepare(request)
+        for number, event in enumerate(self._answer(body)):
+            event = {"type": event["type"], "sequence_number": number, **event}
+            data = json.dumps(event, separators=(",", ":"))
+            await response.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
+        await response.write_eof()
+        return response
 
     async def _responses_socket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()

@@ -99,6 +99,16 @@ CASES: dict[str, Case] = {
         skip_before=(1, 4),
         skip_reason="the 1.3.12 plugin ignores client= and always calls api.mistral.ai",
     ),
+    "responses": Case(
+        "livekit.plugins.openai",
+        "ScriptedResponsesServer",
+        "from livekit.plugins import openai",
+        'openai.responses.LLM(model="gpt-4.1", base_url=URL + "/v1", use_websocket=False)',
+        {"OPENAI_API_KEY": "sk-fake-key-for-recording-0001"},
+        stream_form="sse_events",
+        skip_before=(1, 4),
+        skip_reason="1.3.12's responses.LLM has no use_websocket (HTTP is its only transport)",
+    ),
     "anthropic": Case(
         "livekit.plugins.anthropic",
         "AnthropicServer",
@@ -142,6 +152,7 @@ import pytest
 
 from snaprun.testing import Reply, ScriptedServer, ToolCall
 from snaprun.testing.provider_servers import AnthropicServer, BedrockServer, GeminiServer
+from snaprun.testing.scripted_responses import ScriptedResponsesServer
 {imports}
 
 URL = "http://127.0.0.1:{port}"
