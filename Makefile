@@ -17,7 +17,10 @@ $(LEGACY_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(LEGACY_VENV)
 	$(LEGACY_VENV)/bin/pip install -q --upgrade pip
 	$(LEGACY_VENV)/bin/pip install -q -e '.[test]' 'livekit-agents==1.3.12' \
-		'livekit-plugins-openai==1.3.12' 'openai<2' httpx
+		'livekit-plugins-openai==1.3.12' 'openai<2' httpx \
+		'livekit-plugins-anthropic==1.3.12' 'livekit-plugins-google==1.3.12' \
+		'livekit-plugins-aws==1.3.12' 'livekit-plugins-mistralai==1.3.12' \
+		'livekit-plugins-groq==1.3.12' 'mistralai<2' 'anthropic<1' 'google-api-core<2.41'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -18,7 +18,9 @@ from collections.abc import Iterable, Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Final
 
-PLACEHOLDER: Final = "snaprun-replay-placeholder"
+# 32 bytes at least: inference.LLM signs a token with the secret, and pyjwt warns on every
+# replay about an HMAC key shorter than that.
+PLACEHOLDER: Final = "snaprun-replay-placeholder-not-a-credential"
 
 # How a provider streams its answer, and so how the cassette writes the body.
 SSE: Final = "server-sent events, data only"  # `sse:` a list of data
