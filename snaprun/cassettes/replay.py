@@ -150,7 +150,9 @@ def _prewarm_response() -> VcrResponse:
     return {
         "status": {"code": 200, "message": "OK"},
         "headers": {"content-type": ["application/json"]},
-        "body": {"string": b'{"object":"list","data":[]}'},
+        # An empty list in OpenAI's shape (also Anthropic's and Mistral's) and in Google's,
+        # which otherwise logs "Cannot determine the models type." on every prewarm.
+        "body": {"string": b'{"object":"list","data":[],"models":[]}'},
     }
 
 

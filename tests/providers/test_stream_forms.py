@@ -3,6 +3,7 @@ of providers feeds placeholders, refusal and kept headers."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -152,3 +153,34 @@ def test_the_readme_names_every_tested_provider() -> None:
     for provider in PROVIDERS[:10]:
         assert f"| {provider.name} |" in providers
         assert all(f"`{name}`" in providers for name in provider.credentials[:2])
+
+
+async def test_a_lowercase_prewarm_and_method_replay_as_uppercase_ones(tmp_path: Path) -> None:
+    # google-genai on aiohttp prewarms with "get" and posts with "post".
+    import aiohttp
+
+    from snaprun.cassettes import open_cassette
+    from snaprun.testing import Reply, ScriptedServer
+
+    path = tmp_path / "cassette.yaml"
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hi"}]}).encode()
+    headers = {"content-type": "application/json"}
+    options = {"test_id": "t", "rerecord_command": "(record)"}
+    with ScriptedServer([Reply(match="hi", text="Hello.")]) as server:
+        url = server.base_url
+        async with aiohttp.ClientSession() as session:
+            with open_cassette(path, record_mode="once", **options):
+                async with session.request(
+                    "post", url + "/chat/completions", data=body, headers=headers
+                ) as r:
+                    recorded = await r.read()
+    assert "method: POST" in path.read_text()
+    async with aiohttp.ClientSession() as session:
+        with open_cassette(path, **options) as use:
+            async with session.request("get", url + "/models") as prewarm:
+                assert json.loads(await prewarm.read())["models"] == []
+            async with session.request(
+                "post", url + "/chat/completions", data=body, headers=headers
+            ) as r:
+                assert await r.read() == recorded
+    assert use.problems() == []
