@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from snaprun.capture.crosscheck import RunResultCheck
     from snaprun.cassettes import CassetteUse
     from snaprun.golden.extension import GoldenExtension
+    from snaprun.volatile import Volatile
 
 EXTENSION_KEY = pytest.StashKey["type[GoldenExtension]"]()
 GOLDEN_KEY = pytest.StashKey["SnapshotAssertion"]()
 PASSED_KEY = pytest.StashKey[bool]()
 EXPLAINED_KEY = pytest.StashKey[bool]()
 CASSETTE_KEY = pytest.StashKey["CassetteUse"]()
+VOLATILE_KEY = pytest.StashKey["Volatile"]()
 CASSETTE_MARKER = "snaprun_cassette"
 # `snaprun_runresult_check`'s values; capture.crosscheck.RunResultCheck, without importing livekit.
 _RUN_RESULT_CHECKS: tuple[RunResultCheck, ...] = ("fail", "warn", "off")
@@ -52,6 +54,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
     )
     parser.addini(
+        "snaprun_volatile",
+        "snaprun: regular expressions, one a line, of values generated afresh each run (ids, "
+        "dates): labelled in order of first appearance in request matching and in goldens",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
         "snaprun_settle_timeout",
         "snaprun: seconds to wait for an agent's on_enter and speeches before failing the test",
         default="30",
@@ -73,6 +82,17 @@ def _run_result_check(config: pytest.Config) -> RunResultCheck:
     )
 
 
+def _volatile(config: pytest.Config) -> Volatile:
+    if VOLATILE_KEY not in config.stash:
+        from snaprun.volatile import InvalidVolatilePattern, Volatile
+
+        try:
+            config.stash[VOLATILE_KEY] = Volatile.from_lines(config.getini("snaprun_volatile"))
+        except InvalidVolatilePattern as error:
+            raise pytest.UsageError(str(error)) from None
+    return config.stash[VOLATILE_KEY]
+
+
 def _settle_timeout(config: pytest.Config) -> float:
     raw = config.getini("snaprun_settle_timeout")
     try:
@@ -90,6 +110,7 @@ def cassette(
     """This test's LLM traffic, replayed from (or recorded to) its cassette, exactly once."""
     from snaprun import cassettes
     from snaprun.cassettes import providers
+    from snaprun.cassettes.generated_ids import deterministic_ids
 
     config = request.config
     path = cassette_path(request.node, config)
@@ -109,12 +130,13 @@ def cassette(
             rerecord_command=command,
             configure_vcr=_recording_configure(config),
             normalize_request=_normalizer(request.node, "pytest_snaprun_normalize_request", "body"),
+            volatile=_volatile(config),
         ) as use:
             request.node.stash[CASSETTE_KEY] = use
             # A project's own variables get placeholders too: its client reads them as
             # the table's providers read theirs.
             placeholders = providers.placeholder_credentials(extra=extra_secrets)
-            with placeholders if use.replaying else nullcontext():
+            with placeholders if use.replaying else nullcontext(), deterministic_ids():
                 yield use
             if request.node.stash.get(PASSED_KEY, False):
                 problems = use.problems()
@@ -220,7 +242,9 @@ def _extension(config: pytest.Config) -> type[GoldenExtension]:
         from snaprun.golden.extension import golden_extension
 
         snapshot_dir = config.getini("snaprun_snapshot_dir")
-        config.stash[EXTENSION_KEY] = golden_extension(Path(config.rootpath), snapshot_dir)
+        config.stash[EXTENSION_KEY] = golden_extension(
+            Path(config.rootpath), snapshot_dir, _volatile(config)
+        )
     return config.stash[EXTENSION_KEY]
 
 
@@ -262,3 +286,4 @@ def pytest_configure(config: pytest.Config) -> None:
     # A bad ini value fails at start-up, not in the first test that uses it.
     _settle_timeout(config)
     _run_result_check(config)
+    _volatile(config)

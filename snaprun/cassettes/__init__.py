@@ -58,6 +58,7 @@ from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS, check_no_secrets
 from snaprun.cassettes.websocket import WebSocketTape
 from snaprun.cassettes.websocket_form import SocketRecording
 from snaprun.files import write_atomically
+from snaprun.volatile import NO_VOLATILE, Volatile
 
 __all__ = [
     "DEFAULT_SECRET_ENV_VARS",
@@ -182,6 +183,7 @@ def open_cassette(
     kept_headers: Sequence[str] = KEPT_HEADERS,
     configure_vcr: Callable[[Any], None] | None = None,
     normalize_request: Callable[[Json], None] | None = None,
+    volatile: Volatile = NO_VOLATILE,
 ) -> Iterator[CassetteUse]:
     """Record or replay the HTTP traffic inside the ``with`` block against cassette ``path``.
 
@@ -193,7 +195,8 @@ def open_cassette(
     ``secret_env_vars`` extends nothing: pass ``(*DEFAULT_SECRET_ENV_VARS, "MY_KEY")``.
     ``configure_vcr`` receives the ``vcr.VCR`` the cassette is made from (the plugin fires
     pytest-recording's ``pytest_recording_configure`` with it); ``normalize_request`` changes
-    each JSON request body in place before it is matched (never what is written).
+    each JSON request body in place before it is matched (never what is written), after
+    ``volatile``'s values (the project's ``snaprun_volatile`` patterns) are labelled.
 
     On exit, in order: a test that raised writes nothing (and its exception gets a note if
     requests were refused); refused requests raise UnmatchedRequest; a recording is checked
@@ -227,6 +230,7 @@ def open_cassette(
         path,
         configure_vcr=configure_vcr,
         normalize_request=normalize_request,
+        volatile=volatile,
     )
     context = CassetteContext(path, record_mode, rerecord_command)
     cassette_class: type[ExactCassette] = type(

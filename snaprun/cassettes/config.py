@@ -17,14 +17,8 @@ from vcr.persisters.filesystem import CassetteNotFoundError  # type: ignore[impo
 
 from snaprun.cassettes.errors import InvalidCassetteConfig
 from snaprun.cassettes.format import CassetteSerializer
-from snaprun.cassettes.http_bodies import (
-    Json,
-    Matcher,
-    VcrRequest,
-    VcrResponse,
-    match_body_as_data,
-    match_normalized_body,
-)
+from snaprun.cassettes.http_bodies import BodyMatcher, Json, VcrRequest, VcrResponse
+from snaprun.volatile import NO_VOLATILE, Volatile
 
 # Dropped even when asked to keep them (see cassettes.KEPT_HEADERS).
 SECRET_HEADERS: Final = frozenset(
@@ -101,12 +95,14 @@ def cassette_config(
     path: Path,
     configure_vcr: Callable[[Any], None] | None = None,
     normalize_request: Callable[[Json], None] | None = None,
+    volatile: Volatile = NO_VOLATILE,
 ) -> dict[str, Any]:
     """The keyword arguments of vcrpy's Cassette for this use.
 
     ``configure_vcr`` gets the ``vcr.VCR`` before the cassette is made from it, as
     pytest-recording's ``pytest_recording_configure`` hook does (register matchers there);
-    ``normalize_request`` changes each JSON request body, in place, before it is matched.
+    request bodies are matched with ``volatile``'s values labelled, then changed in place by
+    ``normalize_request``.
     """
     user = dict(vcr_config or {})
     refused = sorted(set(user) - _PASSTHROUGH_KEYS - _HOOK_KEYS - _IGNORED_KEYS)
@@ -119,10 +115,7 @@ def cassette_config(
     kept = frozenset(name.lower() for name in kept_headers) - SECRET_HEADERS
     recorder = vcr.VCR()
     recorder.register_serializer(_SERIALIZER_NAME, serializer)
-    body_matcher: Matcher = match_body_as_data
-    if normalize_request is not None:
-        body_matcher = match_normalized_body(normalize_request)
-    recorder.register_matcher(_BODY_MATCHER_NAME, body_matcher)
+    recorder.register_matcher(_BODY_MATCHER_NAME, BodyMatcher(volatile, normalize_request))
     recorder.register_persister(persister)
     if configure_vcr is not None:
         configure_vcr(recorder)

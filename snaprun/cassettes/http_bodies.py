@@ -1,6 +1,7 @@
 """HTTP bodies as data: a body that is JSON is compared, stored and diffed as the data it holds.
 
-Requests are matched as data (key order ignored, see :func:`match_body_as_data`), and the
+Requests are matched as data (see :class:`BodyMatcher`): key order ignored, the lists a JSON
+schema uses as sets compared as sets, and the project's volatile values labelled. The
 cassette file keeps JSON bodies as YAML data, rebuilt byte for byte in the layout the server
 used (see :data:`JSON_STYLES`).
 """
@@ -13,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, Protocol, TypedDict
 
 from vcr.util import read_body  # type: ignore[import-untyped]
+
+from snaprun.volatile import NO_VOLATILE, Volatile
 
 Json = Any  # a value json.loads can return
 
@@ -123,32 +126,59 @@ def response_body(response: Mapping[str, Any]) -> bytes:
 
 
 # Matching parses each body once: the key is cached on the vcrpy Request object, next to the
-# body it was computed from. vcrpy deep-copies requests before matching; the copies share
-# the (immutable) body bytes and so inherit the cached key.
+# body and the volatile patterns it was computed from. vcrpy deep-copies requests before
+# matching; the copies share the (immutable) body bytes and so inherit the cached key.
 _KEY_ATTR: Final = "_snaprun_body_key"
 
 
-def body_key(request: VcrRequest) -> bytes:
-    """A digest of the body as data: equal for JSON bodies that differ only in key order."""
+Normalize = Callable[[Json], None]  # a pytest_snaprun_normalize_request hook, in place
+
+
+def body_key(
+    request: VcrRequest, volatile: Volatile = NO_VOLATILE, normalize: Normalize | None = None
+) -> bytes:
+    """A digest of the body as data: equal for JSON bodies that differ only in key order, in
+    the order of schema sets (see ``_schemas_unordered``) or in their ``volatile`` values,
+    after the project's ``normalize`` hook has changed them."""
     body = request.body
+    rules = (volatile, normalize)
     cached = request.__dict__.get(_KEY_ATTR)
-    if cached is not None and cached[0] is body:
-        return bytes(cached[1])
+    if cached is not None and cached[0] is body and cached[1] == rules:
+        return bytes(cached[2])
     raw = request_body(request)
     data = parse_json(raw)
-    key = _digest(b"raw:" + (raw or b"")) if data is NOT_JSON else data_key(data)
+    if data is NOT_JSON:
+        key = _digest(b"raw:" + _labelled_raw(raw or b"", volatile))
+    else:
+        data = volatile.label(data, sort_keys=True)  # parse_json made a fresh copy anyway
+        if normalize is not None:
+            normalize(data)
+        key = data_key(data)
     if body is None or isinstance(body, bytes):  # file and iterator bodies are re-read
-        remember_key(request, key)
+        remember_key(request, key, volatile, normalize)
     return key
 
 
-def remember_key(request: VcrRequest, key: bytes) -> None:
+def remember_key(
+    request: VcrRequest,
+    key: bytes,
+    volatile: Volatile = NO_VOLATILE,
+    normalize: Normalize | None = None,
+) -> None:
     """Give ``request`` the ``body_key`` of its current body, computed elsewhere."""
-    request.__dict__[_KEY_ATTR] = (request.body, key)
+    request.__dict__[_KEY_ATTR] = (request.body, (volatile, normalize), key)
+
+
+def _labelled_raw(raw: bytes, volatile: Volatile) -> bytes:
+    if not volatile:
+        return raw
+    return volatile.label_text(raw.decode("utf-8", "surrogateescape")).encode(
+        "utf-8", "surrogateescape"
+    )
 
 
 def data_key(data: Json, message_texts: Sequence[str] | None = None) -> bytes:
-    """``body_key`` of a JSON body from its data.
+    """``body_key`` of a JSON body from its data (already labelled, if it has volatile values).
 
     ``message_texts``, when the caller has them, are the ``canonical_json`` of ``data``'s
     messages: reading a cassette, where each request's history is the previous request's,
@@ -157,12 +187,12 @@ def data_key(data: Json, message_texts: Sequence[str] | None = None) -> bytes:
     """
     messages = messages_of(data)
     if messages is None:
-        return _digest(b"json:" + _canonical_bytes(_tools_unordered(data)))
+        return _digest(b"json:" + _canonical_bytes(_schemas_unordered(data)))
     rest = {name: value for name, value in data.items() if name != "messages"}
     # canonical_json of a list is its items' canonical_json, joined by ","
     listed = canonical_json(messages) if message_texts is None else f"[{','.join(message_texts)}]"
     return _digest(
-        b"chat:" + _canonical_bytes(_tools_unordered(rest)) + b"\n" + listed.encode(*_UTF8)
+        b"chat:" + _canonical_bytes(_schemas_unordered(rest)) + b"\n" + listed.encode(*_UTF8)
     )
 
 
@@ -177,42 +207,63 @@ def _digest(material: bytes) -> bytes:
     return hashlib.blake2b(material, digest_size=16).digest()
 
 
-def _tools_unordered(data: Json) -> Json:
-    """The request with its `tools` in a fixed order: the order carries no meaning, and
-    livekit-agents 1.3 builds the list from a set, so it changes from one run to the next."""
-    tools = data.get("tools") if isinstance(data, dict) else None
-    if not isinstance(tools, list):
+# JSON-schema keywords whose list is a set: the order carries no meaning, and code builds
+# them from Python sets (livekit's TaskGroup `out_of_scope` tool, an app's `Literal[...]` or
+# `enum: list(choices)`), whose order changes with each process's hash seed.
+UNORDERED_SCHEMA_KEYWORDS: Final = frozenset({"enum", "required"})
+# Top-level fields holding the conversation (OpenAI and Anthropic `messages`, the Responses
+# API's `input`, Gemini's `contents`): a tool's arguments there may use those names for data
+# whose order matters, so they are left as they are.
+_CONVERSATION_FIELDS: Final = frozenset({"messages", "input", "contents"})
+
+
+def _schemas_unordered(data: Json) -> Json:
+    """The request with its `tools` and every schema set in them in a fixed order.
+
+    The tools list itself is a set too: livekit-agents 1.3 builds it from one.
+    """
+    if not isinstance(data, dict):
         return data
-    return {**data, "tools": sorted(tools, key=canonical_json)}
+    fixed: dict[str, Json] = {}
+    for name, value in data.items():
+        if name not in _CONVERSATION_FIELDS:
+            value = _sets_sorted(value)
+            if name == "tools" and isinstance(value, list):
+                value = sorted(value, key=canonical_json)
+        fixed[name] = value
+    return fixed
+
+
+def _sets_sorted(data: Json) -> Json:
+    if isinstance(data, list):
+        return [_sets_sorted(item) for item in data]
+    if not isinstance(data, dict):
+        return data
+    fixed = {}
+    for key, value in data.items():
+        value = _sets_sorted(value)
+        # A property *named* `enum` or `required` holds a schema (a dict), never a list.
+        if key in UNORDERED_SCHEMA_KEYWORDS and isinstance(value, list):
+            value = sorted(value, key=canonical_json)
+        fixed[key] = value
+    return fixed
+
+
+class BodyMatcher:
+    """vcrpy matcher: the bodies are equal as data (see ``body_key``) or as bytes."""
+
+    def __init__(self, volatile: Volatile = NO_VOLATILE, normalize: Normalize | None = None):
+        self.volatile = volatile
+        self.normalize = normalize
+        self.__name__ = "snaprun_body"  # vcrpy names matchers in its debug log
+
+    def key(self, request: VcrRequest) -> bytes:
+        return body_key(request, self.volatile, self.normalize)
+
+    def __call__(self, r1: VcrRequest, r2: VcrRequest) -> bool:
+        return self.key(r1) == self.key(r2)
 
 
 def match_body_as_data(r1: VcrRequest, r2: VcrRequest) -> bool:
-    """vcrpy matcher: the bodies are equal as JSON data (key order ignored) or as bytes."""
+    """vcrpy matcher: the bodies are equal as JSON data or as bytes, with no volatile values."""
     return body_key(r1) == body_key(r2)
-
-
-def match_normalized_body(normalize: Callable[[Json], None]) -> Matcher:
-    """vcrpy matcher like `match_body_as_data`, on JSON bodies as `normalize` changes them
-    (in place, on a copy: the request itself keeps the body it was sent with)."""
-
-    def key(request: VcrRequest) -> bytes:
-        body = request.body
-        cached = request.__dict__.get(_NORMALIZED_KEY_ATTR)
-        if cached is not None and cached[0] is body:
-            return bytes(cached[1])
-        data = parse_json(request_body(request))
-        if data is NOT_JSON:
-            return body_key(request)
-        normalize(data)  # parse_json made a fresh copy
-        normalized = data_key(data)
-        if body is None or isinstance(body, bytes):
-            request.__dict__[_NORMALIZED_KEY_ATTR] = (body, normalized)
-        return normalized
-
-    def match_normalized_body(r1: VcrRequest, r2: VcrRequest) -> bool:
-        return key(r1) == key(r2)
-
-    return match_normalized_body
-
-
-_NORMALIZED_KEY_ATTR: Final = "_snaprun_normalized_body_key"

@@ -24,10 +24,10 @@ from vcr.errors import UnhandledHTTPRequestError  # type: ignore[import-untyped]
 from snaprun import yamlio
 from snaprun.cassettes.http_bodies import (
     NOT_JSON,
+    BodyMatcher,
     Json,
     VcrRequest,
     VcrResponse,
-    body_key,
     canonical_json,
     match_body_as_data,
     messages_of,
@@ -84,15 +84,17 @@ class ExactCassette(Cassette):  # type: ignore[misc]
         # request, for each request: quadratic over a long conversation. When method and body
         # are among the matchers, a match needs equal (method, body key), so an index on that
         # narrows the scan to the (usually one) candidate; the matchers still decide.
-        matchers = set(self._match_on)
-        self._indexed = {vcr.matchers.method, match_body_as_data} <= matchers
+        body = _body_matcher(self._match_on)
+        self._indexed = vcr.matchers.method in self._match_on and body is not None
+        self.body_matcher = body or BodyMatcher()  # how messages compare bodies, too
         self._index: dict[tuple[str, bytes], list[int]] = {}
 
     def append(self, request: VcrRequest, response: VcrResponse) -> None:
         count = len(self.data)
         super().append(request, response)  # may drop it (ignored hosts, hooks)
         for index in range(count, len(self.data)):
-            self._index.setdefault(_index_key(self.data[index][0]), []).append(index)
+            key = self._index_key(self.data[index][0])
+            self._index.setdefault(key, []).append(index)
 
     def _responses(self, request: VcrRequest) -> Iterator[tuple[int, VcrResponse]]:
         if not self._indexed:
@@ -101,13 +103,13 @@ class ExactCassette(Cassette):  # type: ignore[misc]
         request = self._before_record_request(request)
         if request is None:
             return
-        for index in self._index.get(_index_key(request), ()):
+        for index in self._index.get(self._index_key(request), ()):
             recorded, response = self.data[index]
             if vcr.matchers.requests_match(request, recorded, self._match_on):
                 yield index, response
 
     def can_play_response_for(self, request: VcrRequest) -> bool:
-        body_key(request)  # parse once; vcrpy's copies of the request inherit the key
+        self.body_matcher.key(request)  # parse once; vcrpy's copies of the request inherit it
         if _is_prewarm(request) or super().can_play_response_for(request):
             return True
         return bool(self.write_protected and self.filter_request(request) is not None)
@@ -126,13 +128,22 @@ class ExactCassette(Cassette):  # type: ignore[misc]
         self.snaprun_failures.append(message)
         return _refusal(stored_form, message)
 
+    def _index_key(self, request: VcrRequest) -> tuple[str, bytes]:
+        return str(request.method).upper(), self.body_matcher.key(request)
+
     def unplayed(self) -> list[int]:
         """Indices of recorded interactions never replayed (meaningful when replaying)."""
         return [index for index in range(len(self.data)) if not self.play_counts[index]]
 
 
-def _index_key(request: VcrRequest) -> tuple[str, bytes]:
-    return str(request.method).upper(), body_key(request)
+def _body_matcher(match_on: Sequence[Any]) -> BodyMatcher | None:
+    """snaprun's body matcher among ``match_on``; None when the test matches bodies otherwise."""
+    for matcher in match_on:
+        if isinstance(matcher, BodyMatcher):
+            return matcher
+        if matcher is match_body_as_data:
+            return BodyMatcher()
+    return None
 
 
 def _same_target(r1: VcrRequest, r2: VcrRequest) -> bool:
@@ -218,13 +229,13 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
         f"  The cassette has {len(data)} recorded interaction(s); "
         f"{len(data) - len(unplayed)} replayed so far.",
     ]
-    key = body_key(request)
+    key = cassette.body_matcher.key(request)
     twins = [
         index
         for index, (recorded, _) in enumerate(data)
         if cassette.play_counts[index]
         and _same_target(recorded, request)
-        and body_key(recorded) == key
+        and cassette.body_matcher.key(recorded) == key
     ]
     if REFUSAL_TEXT.encode() in (request_body(request) or b""):
         lines.append(

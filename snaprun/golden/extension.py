@@ -12,6 +12,7 @@ from snaprun import yamlio
 from snaprun.files import write_atomically
 from snaprun.golden import diff, properties
 from snaprun.timeline import Timeline
+from snaprun.volatile import NO_VOLATILE, Volatile
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
@@ -48,6 +49,7 @@ class GoldenExtension(SingleFileSnapshotExtension):
     protected: ClassVar[set[str]] = set()
     # The test's `pytest_snaprun_normalize_golden` hooks, set on its instance by `normalize_by`.
     normalize: Callable[[dict[str, Any]], None] | None = None
+    volatile: ClassVar[Volatile] = NO_VOLATILE
 
     def serialize(
         self,
@@ -57,7 +59,9 @@ class GoldenExtension(SingleFileSnapshotExtension):
         include: PropertyFilter | None = None,
         matcher: PropertyMatcher | None = None,
     ) -> SerializedData:
-        golden = timeline_of(data).to_data()
+        # snaprun's own normalisation first: volatile values labelled over the whole golden
+        # at once, in reading order; then the project's hooks.
+        golden = self.volatile.label(timeline_of(data).to_data())
         if self.normalize is not None:
             self.normalize(golden)
             _check_shape(golden, "a pytest_snaprun_normalize_golden hook")
@@ -138,9 +142,17 @@ def normalize_by(golden: SnapshotAssertion, normalize: Callable[[dict[str, Any]]
         extension.normalize = normalize
 
 
-def golden_extension(rootdir: Path, snapshot_dir: str) -> type[GoldenExtension]:
-    """A subclass bound to this session's paths (syrupy asks classes, not instances, for them)."""
-    attrs = {"root": rootdir / snapshot_dir, "rootdir": rootdir, "protected": set()}
+def golden_extension(
+    rootdir: Path, snapshot_dir: str, volatile: Volatile = NO_VOLATILE
+) -> type[GoldenExtension]:
+    """A subclass bound to this session's paths and volatile patterns (syrupy asks classes,
+    not instances, for them)."""
+    attrs = {
+        "root": rootdir / snapshot_dir,
+        "rootdir": rootdir,
+        "protected": set(),
+        "volatile": volatile,
+    }
     return type("GoldenExtension", (GoldenExtension,), attrs)
 
 
