@@ -22,6 +22,7 @@ from vcr.cassette import Cassette  # type: ignore[import-untyped]
 from vcr.errors import UnhandledHTTPRequestError  # type: ignore[import-untyped]
 
 from snaprun import yamlio
+from snaprun.cassettes import near_misses
 from snaprun.cassettes.http_bodies import (
     NOT_JSON,
     BodyMatcher,
@@ -259,6 +260,9 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
         lines.append("Diff, - recorded, + this request:")
         label = f"#{closest + 1}"
         lines += ["    " + line for line in _body_diff(data[closest][0], request, label)]
+        hint = _near_miss(data[closest][0], request, label, context.volatile)
+        if hint is not None:
+            return "\n".join(lines + hint)  # recording again would not help
     else:
         lines.append("The cassette has no recorded interactions.")
     lines += [
@@ -266,6 +270,20 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
         f"  {context.rerecord_command}",
     ]
     return "\n".join(lines)
+
+
+def _near_miss(
+    recorded: VcrRequest, request: VcrRequest, label: str, volatile: Volatile
+) -> list[str] | None:
+    """What fixes a request that differs only by order or by generated values (compared with
+    the values ``snaprun_volatile`` already labels labelled)."""
+    if not _same_target(recorded, request):
+        return None
+    bodies = [parse_json(request_body(r)) for r in (recorded, request)]
+    if any(body is NOT_JSON for body in bodies):
+        return None
+    recorded_data, sent_data = (volatile.label(body, sort_keys=True) for body in bodies)
+    return near_misses.explain(recorded_data, sent_data, label)
 
 
 def request_summary(request: VcrRequest) -> str:
