@@ -12,9 +12,9 @@ per test and per prefix, so that one id more or less of another kind (a speech) 
 nothing.
 
 Modules hold the function in two ways, ``utils.shortuuid(...)`` and ``from
-livekit.agents.utils import shortuuid``: every loaded livekit module holding the original is
-given the counter, and the original is put back on exit. Nothing is imported here: when
-livekit is not loaded, nothing can call it.
+livekit.agents.utils import shortuuid``: every loaded module holding the original (livekit's,
+its plugins', the app's own) is given the counter, and the original is put back on exit.
+Nothing is imported here: when livekit is not loaded, nothing can call it.
 """
 
 from __future__ import annotations
@@ -59,11 +59,9 @@ def deterministic_ids() -> Iterator[IdCounter]:
 
 
 def _holders(original: Callable[..., str]) -> list[ModuleType]:
-    """The loaded livekit modules (agents and every plugin) that hold ``original``."""
+    """The loaded modules that hold ``original`` under its name."""
     return [
         module
-        for name, module in list(sys.modules.items())
-        if (name == "livekit" or name.startswith("livekit."))
-        and isinstance(module, ModuleType)
-        and vars(module).get(_NAME) is original
+        for module in list(sys.modules.values())
+        if isinstance(module, ModuleType) and vars(module).get(_NAME) is original
     ]

@@ -169,6 +169,11 @@ def remember_key(
     request.__dict__[_KEY_ATTR] = (request.body, (volatile, normalize), key)
 
 
+def as_matched(data: Json, volatile: Volatile = NO_VOLATILE) -> Json:
+    """A JSON body as matching compares it: volatile values labelled, schema sets sorted."""
+    return _schemas_unordered(volatile.label(data, sort_keys=True))
+
+
 def _labelled_raw(raw: bytes, volatile: Volatile) -> bytes:
     if not volatile:
         return raw

@@ -29,6 +29,7 @@ from snaprun.cassettes.http_bodies import (
     Json,
     VcrRequest,
     VcrResponse,
+    as_matched,
     canonical_json,
     match_body_as_data,
     messages_of,
@@ -275,14 +276,14 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
 def _near_miss(
     recorded: VcrRequest, request: VcrRequest, label: str, volatile: Volatile
 ) -> list[str] | None:
-    """What fixes a request that differs only by order or by generated values (compared with
-    the values ``snaprun_volatile`` already labels labelled)."""
+    """What fixes a request that differs only by order or by generated values, in what
+    matching compares (values ``snaprun_volatile`` matches labelled, schema sets sorted)."""
     if not _same_target(recorded, request):
         return None
     bodies = [parse_json(request_body(r)) for r in (recorded, request)]
     if any(body is NOT_JSON for body in bodies):
         return None
-    recorded_data, sent_data = (volatile.label(body, sort_keys=True) for body in bodies)
+    recorded_data, sent_data = (as_matched(body, volatile) for body in bodies)
     return near_misses.explain(recorded_data, sent_data, label)
 
 
