@@ -3,6 +3,8 @@ from sets, generated ids and dates (`snaprun_volatile`), ids livekit invents, in
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -150,7 +152,8 @@ REPLIES = [
 
 
 def reference():
-    return "ORD-" + "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(6))
+    alphabet = string.ascii_uppercase + string.digits
+    return "ORD-" + "".join(secrets.choice(alphabet) for _ in range(6))
 
 
 class Host(Agent):
@@ -220,3 +223,178 @@ def test_generated_ids_and_todays_date_replay_on_another_day(project: Project) -
     with time_machine.travel(datetime.timedelta(days=2), tick=True):
         project.run().assert_outcomes(passed=1)
     assert project.golden("test_booking").read_bytes() == golden
+
+
+# A starter as LiveKit's examples write it: the Agent carries `inference.LLM`, the session has
+# no llm. The scripted server stands in for the gateway (it speaks chat completions too).
+INFERENCE_CONFTEST = """
+
+@pytest.fixture
+def gateway_url(llm):
+    \"\"\"LiveKit Inference's gateway, played by the scripted server while recording.\"\"\"
+    return f"http://127.0.0.1:{PORT}/v1"
+"""
+
+STARTER = """
+from livekit.agents import inference
+
+REPLIES = [Reply(match="Hi there", text="Hello! How can I help?")]
+
+
+class Assistant(Agent):
+    def __init__(self, gateway_url):
+        super().__init__(
+            instructions="You are a helpful voice AI assistant.",
+            llm=inference.LLM(model="openai/gpt-4.1-mini", base_url=gateway_url),
+        )
+
+
+async def test_starter(transcript, golden, gateway_url):
+    async with AgentSession() as session:
+        await session.start(Assistant(gateway_url))
+        await session.run(user_input="Hi there")
+    assert transcript == golden
+"""
+
+LIVEKIT_CREDENTIALS = (
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+    "LIVEKIT_INFERENCE_API_KEY",
+    "LIVEKIT_INFERENCE_API_SECRET",
+)
+
+
+def test_inference_llm_replays_with_no_livekit_key(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with open(project.path / "conftest.py", "a") as conftest:
+        conftest.write(INFERENCE_CONFTEST)
+    project.write_test(STARTER)
+    for name in LIVEKIT_CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LIVEKIT_API_KEY", "lk-fake-key-0123")
+    monkeypatch.setenv("LIVEKIT_API_SECRET", "lk-fake-secret-0123456789abcdef0123456789")
+    project.record().assert_outcomes(passed=1)
+    cassette = project.cassette("test_starter").read_text()
+    assert "model: openai/gpt-4.1-mini" in cassette
+    # Neither the key pair nor the token inference.LLM mints from it (a JWT: "eyJ…").
+    for secret in ("lk-fake-key-0123", "lk-fake-secret-0123456789abcdef0123456789", "eyJ"):
+        assert secret not in cassette
+    golden = project.golden("test_starter").read_bytes()
+
+    for name in LIVEKIT_CREDENTIALS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CI", "true")
+    replay = project.run()
+    replay.assert_outcomes(passed=1)
+    assert project.golden("test_starter").read_bytes() == golden
+    replay.stdout.no_fnmatch_line("*Warning*")  # e.g. pyjwt's on a short HMAC key
+
+
+# ---- the pure parts, by example ------------------------------------------------------------
+
+
+def chat_request(body: object) -> object:
+    from vcr.request import Request
+
+    return Request("POST", "http://127.0.0.1:1/v1/chat/completions", json.dumps(body), {})
+
+
+def test_schema_sets_match_as_sets_and_the_conversation_keeps_its_order() -> None:
+    from snaprun.cassettes.http_bodies import BodyMatcher
+
+    def body(enum: list[str], required: list[str], arguments: list[str]) -> object:
+        schema = {
+            "type": "object",
+            # a parameter *named* `required` is a schema, not a list of names
+            "properties": {"size": {"enum": enum}, "required": {"type": "boolean"}},
+            "required": required,
+        }
+        return chat_request(
+            {
+                "messages": [{"role": "user", "content": "hi", "enum": arguments}],
+                "tools": [{"type": "function", "function": {"parameters": schema}}],
+            }
+        )
+
+    match = BodyMatcher()
+    assert match(body(["s", "m"], ["size", "x"], ["a"]), body(["m", "s"], ["x", "size"], ["a"]))
+    assert not match(body(["s", "m"], ["size"], ["a"]), body(["s", "l"], ["size"], ["a"]))
+    assert not match(body(["s"], ["size"], ["a", "b"]), body(["s"], ["size"], ["b", "a"]))
+
+
+def test_volatile_values_are_labelled_in_order_of_first_appearance() -> None:
+    from snaprun.cassettes.http_bodies import BodyMatcher
+    from snaprun.volatile import InvalidVolatilePattern, Volatile
+
+    volatile = Volatile.from_lines(["", ORDER_IDS, DATES])
+    data = {"b": "ORD-AAAAAA then 2026-01-01", "a": ["ORD-BBBBBB", "ORD-AAAAAA"]}
+    assert volatile.label(data) == {
+        "b": "<volatile-1> then <volatile-2>",
+        "a": ["<volatile-3>", "<volatile-1>"],
+    }
+    assert volatile.label(data, sort_keys=True) == {
+        "a": ["<volatile-1>", "<volatile-2>"],
+        "b": "<volatile-2> then <volatile-3>",
+    }
+
+    def sent(*ids: str) -> object:
+        return chat_request({"messages": [{"role": "tool", "content": " ".join(ids)}]})
+
+    match = BodyMatcher(volatile)
+    assert match(sent("ORD-AAAAAA", "ORD-BBBBBB"), sent("ORD-CCCCCC", "ORD-DDDDDD"))
+    assert not match(sent("ORD-AAAAAA", "ORD-AAAAAA"), sent("ORD-CCCCCC", "ORD-DDDDDD"))
+    assert not BodyMatcher()(sent("ORD-AAAAAA"), sent("ORD-CCCCCC"))
+
+    with pytest.raises(InvalidVolatilePattern) as bad:
+        Volatile.from_lines(["ORD-("])
+    assert str(bad.value) == (
+        "snaprun: ini key snaprun_volatile: 'ORD-(' is not a regular expression "
+        "(missing ), unterminated subpattern at position 4)"
+    )
+    with pytest.raises(InvalidVolatilePattern) as empty:
+        Volatile.from_lines([r"\d*"])
+    assert str(empty.value) == (
+        "snaprun: ini key snaprun_volatile: '\\\\d*' matches the empty string, so it would label "
+        "every position of every text; make it match the generated value only"
+    )
+
+
+@pytest.mark.parametrize(
+    ("recorded", "sent", "pattern"),
+    [
+        ("ORD-7F3K2Q", "ORD-Q2M9XA", "ORD-[A-Z0-9]{6}"),
+        ("item_0a1b2c3d4e5f", "item_ffee00112233", "item_[0-9a-f]{12}"),
+        (
+            "4b0d6a52-1c1e-4f7b-9a1d-0c5e0f4e3b21",
+            "9e8f7a6b-5c4d-4e3f-8a2b-1c0d9e8f7a6b",
+            "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        ),
+        ("2026-12-01T10:00:00Z", "2026-12-02T09:30:00Z", r"\d{4}-\d{2}-\d{2}T[0-9:.+Z-]+"),
+        ("4821", "9137", r"\d{4}"),
+        ("greeter", "grumpy", None),
+        ("Monday", "Sunday", None),
+        ("ab", "cd", None),
+    ],
+)
+def test_what_looks_generated(recorded: str, sent: str, pattern: str | None) -> None:
+    from snaprun.cassettes.near_misses import _generated_pattern
+
+    assert _generated_pattern(recorded, sent) == pattern
+    if pattern is not None:
+        assert re.fullmatch(pattern, recorded) and re.fullmatch(pattern, sent)
+
+
+def test_livekit_ids_count_per_prefix_while_a_cassette_is_open() -> None:
+    import livekit.agents.utils
+    import livekit.plugins.google.llm as google_llm  # names Gemini's id-less function calls
+
+    from snaprun.cassettes.generated_ids import deterministic_ids
+
+    original = livekit.agents.utils.shortuuid
+    with deterministic_ids():
+        ids = [google_llm.utils.shortuuid("function_call_") for _ in range(2)]
+        assert livekit.agents.utils.misc.shortuuid("speech_") == "speech_000000000001"
+    assert ids == ["function_call_000000000001", "function_call_000000000002"]
+    assert livekit.agents.utils.shortuuid is original
+    assert livekit.agents.utils.shortuuid("x") != "x000000000001"

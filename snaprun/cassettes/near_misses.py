@@ -176,7 +176,8 @@ def _generated_pattern(recorded: str, sent: str) -> str | None:
         part.isupper() for part in rest
     ):
         return None  # lowercase letters only: more likely a word than an id
-    return f"{re.escape(prefix)}{_character_class(''.join(rest))}{{{len(rest[0])}}}"
+    literal = re.escape(prefix).replace("\\-", "-")  # `-` is special inside [] only
+    return f"{literal}{_character_class(''.join(rest))}{{{len(rest[0])}}}"
 
 
 def _shared_prefix(a: str, b: str) -> str:
