@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import Project
@@ -179,6 +180,18 @@ ORDER_IDS = "ORD-[A-Z0-9]{6}"
 DATES = r"\d{4}-\d{2}-\d{2}"
 
 
+def readme_volatile_ini() -> list[str]:
+    """The lines of the README's `snaprun_volatile` example, after its `[pytest]`."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.findall(r"```ini\n(.*?)```", readme, flags=re.S)[0]
+    lines = block.splitlines()
+    assert lines[:2] == ["[pytest]", "snaprun_volatile ="] and lines[2:] == [
+        f"    {ORDER_IDS}",
+        f"    {DATES}",
+    ]
+    return lines[1:]
+
+
 def test_generated_ids_and_todays_date_replay_on_another_day(project: Project) -> None:
     import datetime
 
@@ -214,7 +227,7 @@ def test_generated_ids_and_todays_date_replay_on_another_day(project: Project) -
     )
     result.stdout.no_fnmatch_line("*record the cassette again*")
 
-    project.ini("snaprun_volatile =", f"    {ORDER_IDS}", f"    {DATES}")
+    project.ini(*readme_volatile_ini())  # the README's example: both patterns
     with time_machine.travel(datetime.timedelta(days=1), tick=True):
         project.run("--snapshot-update").assert_outcomes(passed=1)
     golden = project.golden("test_booking").read_bytes()
