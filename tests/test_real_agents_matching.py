@@ -400,14 +400,14 @@ def test_what_looks_generated(recorded: str, sent: str, pattern: str | None) -> 
 
 def test_livekit_ids_count_per_prefix_while_a_cassette_is_open() -> None:
     import livekit.agents.utils
-    import livekit.plugins.google.llm as google_llm  # names Gemini's id-less function calls
+    from livekit.agents.utils.misc import shortuuid as bound_by_name
 
     from snaprun.cassettes.generated_ids import deterministic_ids
 
-    original = livekit.agents.utils.shortuuid
     with deterministic_ids():
-        ids = [google_llm.utils.shortuuid("function_call_") for _ in range(2)]
+        # livekit.plugins.google.llm names a function call Gemini sent without an id so:
+        ids = [livekit.agents.utils.shortuuid("function_call_") for _ in range(2)]
         assert livekit.agents.utils.misc.shortuuid("speech_") == "speech_000000000001"
     assert ids == ["function_call_000000000001", "function_call_000000000002"]
-    assert livekit.agents.utils.shortuuid is original
+    assert livekit.agents.utils.shortuuid is bound_by_name
     assert livekit.agents.utils.shortuuid("x") != "x000000000001"
