@@ -335,6 +335,12 @@ def test_schema_sets_match_as_sets_and_the_conversation_keeps_its_order() -> Non
     assert not match(body(["s", "m"], ["size"], ["a"]), body(["s", "l"], ["size"], ["a"]))
     assert not match(body(["s"], ["size"], ["a", "b"]), body(["s"], ["size"], ["b", "a"]))
 
+    def gemini(required: list[str]) -> object:  # a tool's arguments are data in `contents`
+        call = {"functionCall": {"name": "plan", "args": {"required": required}}}
+        return chat_request({"contents": [{"role": "model", "parts": [call]}], "tools": []})
+
+    assert not match(gemini(["first", "then"]), gemini(["then", "first"]))
+
 
 def test_volatile_values_are_labelled_in_order_of_first_appearance() -> None:
     from snaprun.cassettes.http_bodies import BodyMatcher
