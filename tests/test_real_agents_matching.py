@@ -3,6 +3,7 @@ from sets, generated ids and dates (`snaprun_volatile`), ids livekit invents, in
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
@@ -88,6 +89,7 @@ SET_BUILT = SET_BUILT.replace("FLAVOUR_SET", FLAVOUR_SET)
 SEEDS = ("1", "2", "3")
 
 
+@functools.cache
 def flavour_order(seed: str) -> str:
     """The order a process with this hash seed gives FLAVOURS."""
     code = f"print(list({FLAVOUR_SET}))"
