@@ -150,10 +150,7 @@ def body_key(
     if data is NOT_JSON:
         key = _digest(b"raw:" + _labelled_raw(raw or b"", volatile))
     else:
-        data = volatile.label(data, sort_keys=True)  # parse_json made a fresh copy anyway
-        if normalize is not None:
-            normalize(data)
-        key = data_key(data)
+        key = data_key(_prepared(data, volatile, normalize))
     if body is None or isinstance(body, bytes):  # file and iterator bodies are re-read
         remember_key(request, key, volatile, normalize)
     return key
@@ -169,9 +166,13 @@ def remember_key(
     request.__dict__[_KEY_ATTR] = (request.body, (volatile, normalize), key)
 
 
-def as_matched(data: Json, volatile: Volatile = NO_VOLATILE) -> Json:
-    """A JSON body as matching compares it: volatile values labelled, schema sets sorted."""
-    return _schemas_unordered(volatile.label(data, sort_keys=True))
+def _prepared(data: Json, volatile: Volatile, normalize: Normalize | None) -> Json:
+    """``data`` (freshly parsed: the hook changes it in place) with its volatile values
+    labelled, then changed by the project's hook."""
+    data = volatile.label(data, sort_keys=True)
+    if normalize is not None:
+        normalize(data)
+    return data
 
 
 def _labelled_raw(raw: bytes, volatile: Volatile) -> bytes:
@@ -264,6 +265,11 @@ class BodyMatcher:
 
     def key(self, request: VcrRequest) -> bytes:
         return body_key(request, self.volatile, self.normalize)
+
+    def compared(self, data: Json) -> Json:
+        """A freshly parsed JSON body as this matcher compares it (changed in place by the
+        project's hook): what explains a refusal must see what matching saw."""
+        return _schemas_unordered(_prepared(data, self.volatile, self.normalize))
 
     def __call__(self, r1: VcrRequest, r2: VcrRequest) -> bool:
         return self.key(r1) == self.key(r2)

@@ -29,7 +29,6 @@ from snaprun.cassettes.http_bodies import (
     Json,
     VcrRequest,
     VcrResponse,
-    as_matched,
     canonical_json,
     match_body_as_data,
     messages_of,
@@ -261,7 +260,7 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
         lines.append("Diff, - recorded, + this request:")
         label = f"#{closest + 1}"
         lines += ["    " + line for line in _body_diff(data[closest][0], request, label)]
-        hint = _near_miss(data[closest][0], request, label, context.volatile)
+        hint = _near_miss(data[closest][0], request, label, cassette.body_matcher)
         if hint is not None:
             return "\n".join(lines + hint)  # recording again would not help
     else:
@@ -274,16 +273,16 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
 
 
 def _near_miss(
-    recorded: VcrRequest, request: VcrRequest, label: str, volatile: Volatile
+    recorded: VcrRequest, request: VcrRequest, label: str, matcher: BodyMatcher
 ) -> list[str] | None:
     """What fixes a request that differs only by order or by generated values, in what
-    matching compares (values ``snaprun_volatile`` matches labelled, schema sets sorted)."""
+    matching compares (volatile values labelled, schema sets sorted, the project's hook)."""
     if not _same_target(recorded, request):
         return None
     bodies = [parse_json(request_body(r)) for r in (recorded, request)]
     if any(body is NOT_JSON for body in bodies):
         return None
-    recorded_data, sent_data = (as_matched(body, volatile) for body in bodies)
+    recorded_data, sent_data = (matcher.compared(body) for body in bodies)
     return near_misses.explain(recorded_data, sent_data, label)
 
 
