@@ -1,25 +1,166 @@
-"""What a test's AgentSessions did, as plain frozen data.
+"""What a test's AgentSessions did, as plain frozen data, and the one parser of a golden.
 
 A `Timeline` holds one `SessionTimeline` per session the test started; each holds its `Run`s in
 the order the test started them, and each run its events in emission order. `to_data` turns a
 timeline into the plain dicts and lists that are written to the golden: the key order chosen
-here is the order a reviewer reads.
+here is the order a reviewer reads. `Timeline.from_data` is its inverse, and every reader of a
+golden (the syrupy extension, the diff, `snaprun show` and `review`) reads through it, so they
+agree on what a golden is. A golden that is not one raises `GoldenShapeError`, naming the place
+inside the file: `runs[2].events[3].message: missing 'text'` (counted from 1, as every snaprun
+message counts runs and events).
+
+An event kind is one class below with a `kind`, `fields()` (what the golden holds) and
+`from_fields()` (its inverse), listed in the `Event` union; the parser finds it by its kind.
+An event of a kind this snaprun does not know is kept whole as an `UnknownEvent` rather than
+refused, so an older snaprun still shows, and diffs, a golden a newer one wrote.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal, Self, TypeVar, cast, get_args
 
 RunKind = Literal["start", "run", "say", "generate_reply", "background"]
 # How a speech that added nothing to the chat ended.
 SpeechOutcome = Literal["interrupted", "failed", "no_message"]
+SPEECH_OUTCOMES: Final[tuple[SpeechOutcome, ...]] = get_args(SpeechOutcome)
+RUN_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
 Data = dict[str, Any]
+Parsed = TypeVar("Parsed")
 
 
 def _drop_empty(fields: Data) -> Data:
     """Optional fields (a missing source, no removed items) are left out, not written as null."""
     return {key: value for key, value in fields.items() if value not in (None, [], ())}
+
+
+# --- reading a golden -----------------------------------------------------------------
+
+
+class GoldenShapeError(ValueError):
+    """Data that is not a snaprun golden; the message names the place: `runs[2].kind: …`."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path or "top level"
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+def _a(value: object) -> str:
+    """What a value is, in YAML's words: `a mapping`, `a list`, `a string`, `null`…"""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return f"a {type(value).__name__}"
+
+
+_REQUIRED: Final = object()
+
+
+class Fields:
+    """One mapping of a golden, read key by key: each read checks its type, errors say where.
+
+    Reading a part is `cls.from_fields(fields)` followed by `fields.check_all_read()`, so a
+    key the part does not know (a misspelt `txt:` in a hand-edited golden) is an error rather
+    than silently lost when the golden is written again.
+    """
+
+    def __init__(self, data: object, path: str) -> None:
+        if not isinstance(data, Mapping):
+            raise GoldenShapeError(path, f"expected a mapping, got {_a(data)}")
+        self.data: Mapping[Any, Any] = data
+        self.path = path
+        self._read: set[str] = set()
+
+    def at(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def value(self, key: str, default: object = _REQUIRED) -> Any:
+        self._read.add(key)
+        if key in self.data:
+            return self.data[key]
+        if default is _REQUIRED:
+            raise GoldenShapeError(self.path, f"missing {key!r}")
+        return default
+
+    def text(self, key: str) -> str:
+        return _checked(self.value(key), str, "a string", self.at(key))
+
+    def optional_text(self, key: str) -> str | None:
+        """A string, or None when the key is absent or null."""
+        value = self.value(key, None)
+        return None if value is None else _checked(value, str, "a string", self.at(key))
+
+    def flag(self, key: str, default: bool | None = None) -> bool:
+        value = self.value(key) if default is None else self.value(key, default)
+        return _checked(value, bool, "true or false", self.at(key))
+
+    def choice(self, key: str, choices: tuple[Parsed, ...]) -> Parsed:
+        value = self.text(key)
+        for choice in choices:
+            if choice == value:
+                return choice
+        names = ", ".join(map(str, choices))
+        raise GoldenShapeError(self.at(key), f"{value!r} is not one of {names}")
+
+    def listed(
+        self, key: str, read: Callable[[object, str], Parsed], *, required: bool = False
+    ) -> tuple[Parsed, ...]:
+        """Each element of the list under `key` read by `read(element, its path)`."""
+        value = self.value(key) if required else self.value(key, [])
+        path = self.at(key)
+        if not isinstance(value, list | tuple):
+            raise GoldenShapeError(path, f"expected a list, got {_a(value)}")
+        return tuple(read(element, f"{path}[{number}]") for number, element in enumerate(value, 1))
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        return self.listed(key, lambda value, path: _checked(value, str, "a string", path))
+
+    def chat_items(self, key: str) -> tuple[ChatItem, ...]:
+        return self.listed(key, ChatItem.from_data)
+
+    def check_all_read(self) -> None:
+        unknown = [key for key in self.data if key not in self._read]
+        if unknown:
+            raise GoldenShapeError(self.path, f"unknown key {unknown[0]!r}")
+
+
+def _checked(value: object, kind: type[Parsed], name: str, path: str) -> Parsed:
+    if not isinstance(value, kind):
+        raise GoldenShapeError(path, f"expected {name}, got {_a(value)}")
+    return value
+
+
+def read(from_fields: Callable[[Fields], Parsed], data: object, path: str) -> Parsed:
+    """`data` (at `path`) read as the part `from_fields` builds, every key accounted for."""
+    fields = Fields(data, path)
+    part = from_fields(fields)
+    fields.check_all_read()
+    return part
+
+
+def _one_kind(data: object, path: str) -> tuple[str, object]:
+    """`{kind: fields}` → `(kind, fields)`: how a golden writes an event."""
+    if not isinstance(data, Mapping) or len(data) != 1:
+        got = f"a mapping of {len(data)} keys" if isinstance(data, Mapping) else _a(data)
+        raise GoldenShapeError(path, f"expected one `kind: fields` mapping, got {got}")
+    ((kind, fields),) = data.items()
+    if not isinstance(kind, str):
+        raise GoldenShapeError(path, f"expected a kind name, got {_a(kind)}")
+    return kind, fields
+
+
+# --- the timeline ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -32,6 +173,28 @@ class ChatItem:
     @classmethod
     def message(cls, role: str, text: str) -> ChatItem:
         return cls("message", (("role", role), ("text", text)))
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> ChatItem:
+        """`{role, text}` is a message; any other item is written like the event of its kind."""
+        fields: object
+        if isinstance(data, Mapping) and "role" in data:
+            kind, fields, fields_path = "message", data, path
+        else:
+            kind, fields = _one_kind(data, path)
+            fields_path = f"{path}.{kind}"
+        # An item of an event's kind has that event's fields: check them as the event's.
+        event_class = EVENT_CLASSES.get(kind)
+        if event_class is not None:
+            read(event_class.from_fields, fields, fields_path)
+        mapping = Fields(fields, fields_path).data
+        for key in mapping:
+            _checked(key, str, "a field name", fields_path)
+        return cls(kind, tuple(mapping.items()))
+
+    def as_event(self) -> AnyEvent:
+        """The item as the event of its kind, for drawing it (a message has no source)."""
+        return event_from_data(self.to_data_as_event(), "")
 
     def to_data(self) -> Data:
         # Messages, by far the most common item, read best flat: {role, text}.
@@ -52,6 +215,10 @@ class AgentHandoff:
     def fields(self) -> Data:
         return {"from": self.from_agent, "to": self.to_agent}
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(from_agent=fields.optional_text("from"), to_agent=fields.text("to"))
+
 
 @dataclass(frozen=True)
 class Message:
@@ -71,6 +238,15 @@ class Message:
             }
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            role=fields.text("role"),
+            text=fields.text("text"),
+            source=fields.optional_text("source"),
+            interrupted=fields.flag("interrupted", default=False),
+        )
+
 
 @dataclass(frozen=True)
 class FunctionCall:
@@ -81,6 +257,12 @@ class FunctionCall:
 
     def fields(self) -> Data:
         return {"name": self.name, "call": self.call, "arguments": self.arguments}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            name=fields.text("name"), call=fields.text("call"), arguments=fields.value("arguments")
+        )
 
 
 @dataclass(frozen=True)
@@ -99,6 +281,15 @@ class FunctionCallOutput:
             "is_error": self.is_error,
         }
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            name=fields.text("name"),
+            call=fields.text("call"),
+            output=fields.text("output"),
+            is_error=fields.flag("is_error"),
+        )
+
 
 @dataclass(frozen=True)
 class ChatCtxUpdated:
@@ -116,6 +307,14 @@ class ChatCtxUpdated:
             }
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            agent=fields.text("agent"),
+            added=fields.chat_items("added"),
+            removed=fields.chat_items("removed"),
+        )
+
 
 @dataclass(frozen=True)
 class InstructionsUpdated:
@@ -125,6 +324,10 @@ class InstructionsUpdated:
 
     def fields(self) -> Data:
         return {"agent": self.agent, "instructions": self.instructions}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(agent=fields.text("agent"), instructions=fields.text("instructions"))
 
 
 @dataclass(frozen=True)
@@ -139,6 +342,12 @@ class ToolsUpdated:
             {"agent": self.agent, "added": list(self.added), "removed": list(self.removed)}
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            agent=fields.text("agent"), added=fields.texts("added"), removed=fields.texts("removed")
+        )
+
 
 @dataclass(frozen=True)
 class SpeechWithoutMessage:
@@ -151,6 +360,10 @@ class SpeechWithoutMessage:
     def fields(self) -> Data:
         return {"source": self.source, "outcome": self.outcome}
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(source=fields.text("source"), outcome=fields.choice("outcome", SPEECH_OUTCOMES))
+
 
 Event = (
     AgentHandoff
@@ -162,16 +375,51 @@ Event = (
     | ToolsUpdated
     | SpeechWithoutMessage
 )
+"""Every event kind snaprun records. A new kind: a class like those above, added here."""
+
+EVENT_CLASSES: Final[dict[str, type[Event]]] = {cls.kind: cls for cls in get_args(Event)}
+"""The parser's registry: each kind's class, by the `kind` a golden writes it under."""
 
 
-def event_to_data(event: Event) -> Data:
+@dataclass(frozen=True)
+class UnknownEvent:
+    """An event of a kind this snaprun does not know (a newer one wrote it), kept as it was.
+
+    Kept rather than refused: `snaprun show` still shows such a golden, and a test's diff
+    names the event ("missing event 3 — task_started …") instead of calling the golden corrupt
+    and offering to regenerate it, which would drop what the newer snaprun recorded.
+    """
+
+    kind: str
+    data: Any
+
+    def fields(self) -> Any:
+        return self.data
+
+
+AnyEvent = Event | UnknownEvent
+"""An event read from a golden: one snaprun records, or one of a kind it does not know."""
+
+
+def event_to_data(event: AnyEvent) -> Data:
     return {event.kind: event.fields()}
+
+
+def event_from_data(data: object, path: str) -> AnyEvent:
+    """`{kind: fields}` → the event of that kind, its fields checked by its class."""
+    kind, fields = _one_kind(data, path)
+    event_class = EVENT_CLASSES.get(kind)
+    if event_class is None:
+        return UnknownEvent(kind, fields)
+    # mypy cannot call a classmethod through a union of classes; each returns its own class.
+    from_fields = cast(Callable[[Fields], Event], event_class.from_fields)
+    return read(from_fields, fields, f"{path}.{kind}")
 
 
 @dataclass(frozen=True)
 class Run:
     kind: RunKind
-    events: tuple[Event, ...]
+    events: tuple[AnyEvent, ...]
     input: str | None = None
 
     def to_data(self) -> Data:
@@ -183,6 +431,18 @@ class Run:
             }
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            kind=fields.choice("kind", RUN_KINDS),
+            input=fields.optional_text("input"),
+            events=fields.listed("events", event_from_data),
+        )
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> Self:
+        return read(cls.from_fields, data, path)
+
 
 @dataclass(frozen=True)
 class ChatCtxSnapshot:
@@ -191,6 +451,14 @@ class ChatCtxSnapshot:
 
     def to_data(self) -> Data:
         return {"agent": self.agent, "items": [item.to_data() for item in self.items]}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(agent=fields.text("agent"), items=fields.chat_items("items"))
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> Self:
+        return read(cls.from_fields, data, path)
 
 
 @dataclass(frozen=True)
@@ -204,6 +472,20 @@ class SessionTimeline:
             data["chat_ctx"] = self.chat_ctx.to_data()
         return data
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        chat_ctx = fields.value("chat_ctx", None)
+        return cls(
+            runs=fields.listed("runs", Run.from_data, required=True),
+            chat_ctx=None
+            if chat_ctx is None
+            else ChatCtxSnapshot.from_data(chat_ctx, fields.at("chat_ctx")),
+        )
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> Self:
+        return read(cls.from_fields, data, path)
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -214,3 +496,17 @@ class Timeline:
         if len(self.sessions) == 1:
             return self.sessions[0].to_data()
         return {"sessions": [session.to_data() for session in self.sessions]}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        if "sessions" in fields.data:  # none (a test that started no session), or several
+            return cls(fields.listed("sessions", SessionTimeline.from_data, required=True))
+        return cls((SessionTimeline.from_fields(fields),))
+
+    @classmethod
+    def from_data(cls, data: object) -> Self:
+        """The inverse of `to_data`: a golden, loaded from YAML, as a Timeline.
+
+        Raises GoldenShapeError naming the place that is not what a golden holds.
+        """
+        return read(cls.from_fields, data, "")
