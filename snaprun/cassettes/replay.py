@@ -22,13 +22,13 @@ from vcr.cassette import Cassette  # type: ignore[import-untyped]
 from vcr.errors import UnhandledHTTPRequestError  # type: ignore[import-untyped]
 
 from snaprun import yamlio
+from snaprun.canonical import canonical_json
 from snaprun.cassettes.http_bodies import (
     NOT_JSON,
     Json,
     VcrRequest,
     VcrResponse,
     body_key,
-    canonical_json,
     match_body_as_data,
     messages_of,
     parse_json,

@@ -11,7 +11,8 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from snaprun import yamlio
 from snaprun.files import write_atomically
 from snaprun.golden import diff, properties
-from snaprun.timeline import Timeline
+from snaprun.paths import shown
+from snaprun.timeline import GoldenShapeError, Timeline
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
@@ -109,12 +110,13 @@ class GoldenExtension(SingleFileSnapshotExtension):
 
 def event_report(golden_text: str, actual_text: str) -> str:
     try:
-        expected = yamlio.load(golden_text) if golden_text else {}
-        actual = yamlio.load(actual_text)
+        expected = Timeline.from_data(yamlio.load(golden_text))
     except yamlio.YamlError as error:
         return f"snaprun: the golden is not valid YAML ({error}); regenerate it."
-    if not isinstance(expected, dict) or not isinstance(actual, dict):
-        return ""
+    except GoldenShapeError as error:
+        return f"snaprun: the golden is not a snaprun golden ({error}); regenerate it."
+    # The transcript's text is what `serialize` just wrote from a Timeline: it always reads.
+    actual = Timeline.from_data(yamlio.load(actual_text))
     return diff.format_report(diff.diff_goldens(expected, actual))
 
 
@@ -165,33 +167,19 @@ def check_golden(golden: SnapshotAssertion) -> None:
     path = Path(golden_locations(golden)[0])
     if not path.exists():
         return
+    problem = None
     try:
-        data = yamlio.load(path.read_text(encoding="utf-8"))
-        problem = None if _looks_like_golden(data) else "it is not a snaprun golden"
+        Timeline.from_data(yamlio.load(path.read_text(encoding="utf-8")))
     except (yamlio.YamlError, UnicodeDecodeError) as error:
         problem = f"it is not valid YAML: {error}"
+    except GoldenShapeError as error:
+        problem = f"it is not a snaprun golden: {error}"
     if problem is not None:
         raise CorruptGolden(
-            f"snaprun: the golden {_display(path)} is corrupt ({problem}). Regenerate it with:"
+            f"snaprun: the golden {shown(path)} is corrupt ({problem}). Regenerate it with:"
             f"\n    pytest --snapshot-update '{golden.test_location.nodeid}'"
         )
 
 
 class CorruptGolden(Exception):
     """A golden that cannot be read: truncated, not YAML, or not a transcript."""
-
-
-def _looks_like_golden(data: object) -> bool:
-    if not isinstance(data, dict):
-        return False
-    sessions = data.get("sessions", [data])
-    return isinstance(sessions, list) and all(
-        isinstance(s, dict) and isinstance(s.get("runs"), list) for s in sessions
-    )
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
