@@ -168,6 +168,8 @@ def entry_lines(entry: Entry) -> list[str]:
 
 def conversation(golden: Timeline) -> list[str]:
     """A golden as terminal lines: run headings, who said what, and the final chat context."""
+    if not golden.sessions:
+        return [_style("note", "(the test started no AgentSession)")]
     lines: list[str] = []
     numbered = len(golden.sessions) != 1  # as the golden writes them: `sessions:` or not
     for number, session in enumerate(golden.sessions, start=1):
