@@ -42,12 +42,6 @@ _ONE_LINE: Final = {**_CONTROL, ord("\n"): "⏎", ord("\r"): "⏎", ord("\t"): "
 
 _EVENT_TYPES: Final = (*EVENT_CLASSES.values(), UnknownEvent)
 
-_Parts = tuple[str, object]
-"""An entry split into its kind and its fields."""
-
-Splitter = Callable[[object], "_Parts | None"]
-
-
 # --- rendering values -----------------------------------------------------------------
 
 
@@ -138,20 +132,13 @@ def show_change(old: object, new: object) -> str:
 # --- describing entries ---------------------------------------------------------------
 
 
-def split_event(entry: object) -> _Parts | None:
+def _split(entry: object) -> tuple[str, object] | None:
     """`{kind: fields}` → `(kind, fields)`; None when the entry is not a one-key mapping."""
     if isinstance(entry, Mapping) and len(entry) == 1:
         ((kind, fields),) = entry.items()
         if isinstance(kind, str):
             return kind, fields
     return None
-
-
-def split_item(entry: object) -> _Parts | None:
-    """A chat_ctx item: `{role: ..., text: ...}` is a message, others are like events."""
-    if isinstance(entry, Mapping) and "role" in entry:
-        return "message", entry
-    return split_event(entry)
 
 
 def _describe_message(fields: Mapping[str, object]) -> str:
@@ -203,23 +190,6 @@ def _describe_parts(kind: str, fields: object) -> str:
     return one_line(f"{kind} {shorten(json_line(fields))}")
 
 
-def describe_entry(entry: object, split: Splitter) -> str:
-    parts = split(entry)
-    if parts is None:
-        return shorten(json_line(entry))
-    return _describe_parts(*parts)
-
-
-def describe_item(item: ChatItem | object) -> str:
-    """One-line label of a chat-context item, worded as the event of its kind."""
-    if isinstance(item, ChatItem):
-        item = item.to_data_as_event()
-    try:
-        return describe_entry(item, split_item)
-    except Exception:  # a hand-edited golden must never make the report fail
-        return f"<{type(item).__name__}>"
-
-
 def describe_event(event: object) -> str:
     """One-line label of an event (a timeline event or its data), e.g. `message assistant "Hello"`.
 
@@ -232,9 +202,15 @@ def describe_event(event: object) -> str:
     if isinstance(event, _EVENT_TYPES):
         event = event_to_data(event)
     try:
-        return describe_entry(event, split_event)
+        parts = _split(event)
+        return shorten(json_line(event)) if parts is None else _describe_parts(*parts)
     except Exception:  # a hand-edited golden must never make the report fail
         return f"<{type(event).__name__}>"
+
+
+def describe_item(item: ChatItem) -> str:
+    """One-line label of a chat-context item, worded as the event of its kind."""
+    return describe_event(item.to_data_as_event())
 
 
 def run_label(number: int, run: Run | Mapping[str, object]) -> str:

@@ -35,6 +35,7 @@ from snaprun.cassettes.http_bodies import (
     render_json,
     request_body,
 )
+from snaprun.describe import cut
 
 if TYPE_CHECKING:
     from snaprun.cassettes import RecordMode
@@ -289,9 +290,9 @@ def _message_summary(message: Json) -> str:
     return role
 
 
-def _short(text: str, limit: int = _SUMMARY_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(text: str) -> str:
+    """One line of at most _SUMMARY_CHARS characters, its runs of white space one space."""
+    return cut(" ".join(text.split()), _SUMMARY_CHARS)
 
 
 def _closest(request: VcrRequest, candidates: Sequence[tuple[int, VcrRequest]]) -> int:

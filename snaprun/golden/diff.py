@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from snaprun.canonical import canonical_json
 from snaprun.describe import (
@@ -34,6 +35,7 @@ from snaprun.timeline import (
     ChatItem,
     Data,
     Run,
+    SessionTimeline,
     Timeline,
     event_to_data,
 )
@@ -75,6 +77,7 @@ def _mapping_changes(old: Mapping[str, object], new: Mapping[str, object]) -> li
 # --- aligning entry lists -------------------------------------------------------------
 
 _Opcode = tuple[str, int, int, int, int]
+Part = TypeVar("Part")
 _Entry = Data
 """An event or chat item as the golden holds it: `{kind: fields}`."""
 
@@ -253,7 +256,7 @@ def _prefixed(where: str, lines: list[str]) -> list[str]:
     return [f"{where}: {line}" for line in lines]
 
 
-def _diff_run(number: int, expected: Run, actual: Run, where: str) -> list[str]:
+def _diff_run(expected: Run, actual: Run, where: str) -> list[str]:
     fields = _mapping_changes(
         _without(expected.to_data(), "events"), _without(actual.to_data(), "events")
     )
@@ -261,18 +264,34 @@ def _diff_run(number: int, expected: Run, actual: Run, where: str) -> list[str]:
     return _prefixed(where, fields + events)
 
 
-def _diff_runs(expected: Sequence[Run], actual: Sequence[Run], session: str) -> list[str]:
+def _by_position(
+    expected: Sequence[Part],
+    actual: Sequence[Part],
+    noun: str,
+    label: Callable[[int, Part], str],
+    compare: Callable[[int, Part, Part], list[str]],
+) -> list[str]:
+    """Runs (or sessions) matched by position: one more on a side is missing or unexpected."""
     lines: list[str] = []
     for index in range(max(len(expected), len(actual))):
         number = index + 1
         if index >= len(actual):
-            lines.append(f"{session}{run_label(number, expected[index])}: missing run")
+            lines.append(f"{label(number, expected[index])}: missing {noun}")
         elif index >= len(expected):
-            lines.append(f"{session}{run_label(number, actual[index])}: unexpected run")
+            lines.append(f"{label(number, actual[index])}: unexpected {noun}")
         else:
-            where = session + run_label(number, expected[index])
-            lines += _diff_run(number, expected[index], actual[index], where)
+            lines += compare(number, expected[index], actual[index])
     return lines
+
+
+def _diff_runs(expected: Sequence[Run], actual: Sequence[Run], session: str) -> list[str]:
+    def label(number: int, run: Run) -> str:
+        return session + run_label(number, run)
+
+    def compare(number: int, old: Run, new: Run) -> list[str]:
+        return _diff_run(old, new, label(number, old))
+
+    return _by_position(expected, actual, "run", label, compare)
 
 
 def _ctx_fields(chat_ctx: ChatCtxSnapshot | None) -> dict[str, object]:
@@ -291,20 +310,16 @@ def _diff_chat_ctx(
 
 
 def _diff_sessions(expected: Timeline, actual: Timeline) -> list[str]:
-    old, new = expected.sessions, actual.sessions
-    several = max(len(old), len(new)) > 1
-    lines: list[str] = []
-    for index in range(max(len(old), len(new))):
-        number = index + 1
-        if index >= len(new):
-            lines.append(f"session {number}: missing session")
-        elif index >= len(old):
-            lines.append(f"session {number}: unexpected session")
-        else:
-            session = f"session {number}, " if several else ""
-            lines += _diff_runs(old[index].runs, new[index].runs, session)
-            lines += _diff_chat_ctx(old[index].chat_ctx, new[index].chat_ctx, session)
-    return lines
+    several = max(len(expected.sessions), len(actual.sessions)) > 1
+
+    def compare(number: int, old: SessionTimeline, new: SessionTimeline) -> list[str]:
+        session = f"session {number}, " if several else ""
+        runs = _diff_runs(old.runs, new.runs, session)
+        return runs + _diff_chat_ctx(old.chat_ctx, new.chat_ctx, session)
+
+    return _by_position(
+        expected.sessions, actual.sessions, "session", lambda n, _: f"session {n}", compare
+    )
 
 
 def diff_goldens(expected: Timeline, actual: Timeline) -> list[str]:
