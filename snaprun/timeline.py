@@ -5,9 +5,8 @@ the order the test started them, and each run its events in emission order. `to_
 timeline into the plain dicts and lists that are written to the golden: the key order chosen
 here is the order a reviewer reads. `Timeline.from_data` is its inverse, and every reader of a
 golden (the syrupy extension, the diff, `snaprun show` and `review`) reads through it, so they
-agree on what a golden is. A golden that is not one raises `GoldenShapeError`, naming the place
-inside the file: `runs[2].events[3].message: missing 'text'` (counted from 1, as every snaprun
-message counts runs and events).
+agree on what a golden is. A golden that is not one raises `shape.GoldenShapeError`, naming the
+place inside the file: `runs[2].events[3].message: missing 'text'`.
 
 An event kind is one class below with a `kind`, `fields()` (what the golden holds) and
 `from_fields()` (its inverse), listed in the `Event` union; the parser finds it by its kind.
@@ -19,7 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Literal, Self, TypeVar, cast, get_args
+from typing import Any, ClassVar, Final, Literal, Self, cast, get_args
+
+from snaprun.shape import Fields, checked, one_kind, read
 
 RunKind = Literal["start", "run", "say", "generate_reply", "background"]
 # How a speech that added nothing to the chat ended.
@@ -27,137 +28,11 @@ SpeechOutcome = Literal["interrupted", "failed", "no_message"]
 SPEECH_OUTCOMES: Final[tuple[SpeechOutcome, ...]] = get_args(SpeechOutcome)
 RUN_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
 Data = dict[str, Any]
-Parsed = TypeVar("Parsed")
 
 
 def _drop_empty(fields: Data) -> Data:
     """Optional fields (a missing source, no removed items) are left out, not written as null."""
     return {key: value for key, value in fields.items() if value not in (None, [], ())}
-
-
-# --- reading a golden -----------------------------------------------------------------
-
-
-class GoldenShapeError(ValueError):
-    """Data that is not a snaprun golden; the message names the place: `runs[2].kind: …`."""
-
-    def __init__(self, path: str, problem: str) -> None:
-        self.path = path or "top level"
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
-
-
-def _a(value: object) -> str:
-    """What a value is, in YAML's words: `a mapping`, `a list`, `a string`, `null`…"""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list | tuple):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    return f"a {type(value).__name__}"
-
-
-_REQUIRED: Final = object()
-
-
-class Fields:
-    """One mapping of a golden, read key by key: each read checks its type, errors say where.
-
-    Reading a part is `cls.from_fields(fields)` followed by `fields.check_all_read()`, so a
-    key the part does not know (a misspelt `txt:` in a hand-edited golden) is an error rather
-    than silently lost when the golden is written again.
-    """
-
-    def __init__(self, data: object, path: str) -> None:
-        if not isinstance(data, Mapping):
-            raise GoldenShapeError(path, f"expected a mapping, got {_a(data)}")
-        self.data: Mapping[Any, Any] = data
-        self.path = path
-        self._read: set[str] = set()
-
-    def at(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
-
-    def value(self, key: str, default: object = _REQUIRED) -> Any:
-        self._read.add(key)
-        if key in self.data:
-            return self.data[key]
-        if default is _REQUIRED:
-            raise GoldenShapeError(self.path, f"missing {key!r}")
-        return default
-
-    def text(self, key: str) -> str:
-        return _checked(self.value(key), str, "a string", self.at(key))
-
-    def optional_text(self, key: str) -> str | None:
-        """A string, or None when the key is absent or null."""
-        value = self.value(key, None)
-        return None if value is None else _checked(value, str, "a string", self.at(key))
-
-    def flag(self, key: str, default: bool | None = None) -> bool:
-        value = self.value(key) if default is None else self.value(key, default)
-        return _checked(value, bool, "true or false", self.at(key))
-
-    def choice(self, key: str, choices: tuple[Parsed, ...]) -> Parsed:
-        value = self.text(key)
-        for choice in choices:
-            if choice == value:
-                return choice
-        names = ", ".join(map(str, choices))
-        raise GoldenShapeError(self.at(key), f"{value!r} is not one of {names}")
-
-    def listed(
-        self, key: str, read: Callable[[object, str], Parsed], *, required: bool = False
-    ) -> tuple[Parsed, ...]:
-        """Each element of the list under `key` read by `read(element, its path)`."""
-        value = self.value(key) if required else self.value(key, [])
-        path = self.at(key)
-        if not isinstance(value, list | tuple):
-            raise GoldenShapeError(path, f"expected a list, got {_a(value)}")
-        return tuple(read(element, f"{path}[{number}]") for number, element in enumerate(value, 1))
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        return self.listed(key, lambda value, path: _checked(value, str, "a string", path))
-
-    def chat_items(self, key: str) -> tuple[ChatItem, ...]:
-        return self.listed(key, ChatItem.from_data)
-
-    def check_all_read(self) -> None:
-        unknown = [key for key in self.data if key not in self._read]
-        if unknown:
-            raise GoldenShapeError(self.path, f"unknown key {unknown[0]!r}")
-
-
-def _checked(value: object, kind: type[Parsed], name: str, path: str) -> Parsed:
-    if not isinstance(value, kind):
-        raise GoldenShapeError(path, f"expected {name}, got {_a(value)}")
-    return value
-
-
-def read(from_fields: Callable[[Fields], Parsed], data: object, path: str) -> Parsed:
-    """`data` (at `path`) read as the part `from_fields` builds, every key accounted for."""
-    fields = Fields(data, path)
-    part = from_fields(fields)
-    fields.check_all_read()
-    return part
-
-
-def _one_kind(data: object, path: str) -> tuple[str, object]:
-    """`{kind: fields}` → `(kind, fields)`: how a golden writes an event."""
-    if not isinstance(data, Mapping) or len(data) != 1:
-        got = f"a mapping of {len(data)} keys" if isinstance(data, Mapping) else _a(data)
-        raise GoldenShapeError(path, f"expected one `kind: fields` mapping, got {got}")
-    ((kind, fields),) = data.items()
-    if not isinstance(kind, str):
-        raise GoldenShapeError(path, f"expected a kind name, got {_a(kind)}")
-    return kind, fields
 
 
 # --- the timeline ---------------------------------------------------------------------
@@ -181,7 +56,7 @@ class ChatItem:
         if isinstance(data, Mapping) and "role" in data:
             kind, fields, fields_path = "message", data, path
         else:
-            kind, fields = _one_kind(data, path)
+            kind, fields = one_kind(data, path)
             fields_path = f"{path}.{kind}"
         # An item of an event's kind has that event's fields: check them as the event's.
         event_class = EVENT_CLASSES.get(kind)
@@ -189,7 +64,7 @@ class ChatItem:
             read(event_class.from_fields, fields, fields_path)
         mapping = Fields(fields, fields_path).data
         for key in mapping:
-            _checked(key, str, "a field name", fields_path)
+            checked(key, str, "a field name", fields_path)
         return cls(kind, tuple(mapping.items()))
 
     def as_event(self) -> AnyEvent:
@@ -311,8 +186,8 @@ class ChatCtxUpdated:
     def from_fields(cls, fields: Fields) -> Self:
         return cls(
             agent=fields.text("agent"),
-            added=fields.chat_items("added"),
-            removed=fields.chat_items("removed"),
+            added=fields.listed("added", ChatItem.from_data),
+            removed=fields.listed("removed", ChatItem.from_data),
         )
 
 
@@ -407,7 +282,7 @@ def event_to_data(event: AnyEvent) -> Data:
 
 def event_from_data(data: object, path: str) -> AnyEvent:
     """`{kind: fields}` → the event of that kind, its fields checked by its class."""
-    kind, fields = _one_kind(data, path)
+    kind, fields = one_kind(data, path)
     event_class = EVENT_CLASSES.get(kind)
     if event_class is None:
         return UnknownEvent(kind, fields)
@@ -454,7 +329,7 @@ class ChatCtxSnapshot:
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Self:
-        return cls(agent=fields.text("agent"), items=fields.chat_items("items"))
+        return cls(agent=fields.text("agent"), items=fields.listed("items", ChatItem.from_data))
 
     @classmethod
     def from_data(cls, data: object, path: str) -> Self:

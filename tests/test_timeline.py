@@ -12,13 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snaprun import yamlio
+from snaprun.shape import GoldenShapeError
 from snaprun.timeline import (
     EVENT_CLASSES,
     RUN_KINDS,
     ChatCtxSnapshot,
     ChatItem,
     Event,
-    GoldenShapeError,
     Message,
     Run,
     SessionTimeline,

@@ -23,7 +23,8 @@ from snaprun.cli.review import base_commit, changed_goldens, repository_top, rev
 from snaprun.cli.review_page import review_page
 from snaprun.cli.scan import credential_env_names, files_under, scan_files
 from snaprun.paths import shown
-from snaprun.timeline import GoldenShapeError, Timeline
+from snaprun.shape import GoldenShapeError
+from snaprun.timeline import Timeline
 
 
 class Failure(click.ClickException):

@@ -20,7 +20,8 @@ from snaprun.cli.project import CommandError, Project
 from snaprun.describe import describe_event, describe_item, run_label, shorten
 from snaprun.golden.diff import diff_goldens
 from snaprun.paths import shown
-from snaprun.timeline import GoldenShapeError, Run, Timeline
+from snaprun.shape import GoldenShapeError
+from snaprun.timeline import Run, Timeline
 
 
 @dataclass(frozen=True)

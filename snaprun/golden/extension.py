@@ -12,7 +12,8 @@ from snaprun import yamlio
 from snaprun.files import write_atomically
 from snaprun.golden import diff, properties
 from snaprun.paths import shown
-from snaprun.timeline import GoldenShapeError, Timeline
+from snaprun.shape import GoldenShapeError
+from snaprun.timeline import Timeline
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
