@@ -239,11 +239,10 @@ def _report_rest(alignment: Alignment) -> None:
 # --- walking the timelines -------------------------------------------------------------
 
 
-def align(
-    expected: Sequence[AnyEvent], actual: Sequence[AnyEvent], noun: str = "event"
-) -> Alignment:
+def align(expected: Sequence[AnyEvent], actual: Sequence[AnyEvent]) -> Alignment:
     """Two event lists matched: equal ones by difflib, then moved, duplicated, changed ones."""
-    return _aligned([event_to_data(e) for e in expected], [event_to_data(e) for e in actual], noun)
+    as_data = [event_to_data(event) for event in expected]
+    return _aligned(as_data, [event_to_data(event) for event in actual], "event")
 
 
 def align_items(expected: Sequence[ChatItem], actual: Sequence[ChatItem]) -> Alignment:
