@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from snaprun.canonical import canonical_json, safe_repr
-from snaprun.timeline import EVENT_CLASSES, ChatItem, Run, UnknownEvent, event_to_data
+from snaprun.timeline import EVENT_CLASSES, ChatItem, RawEvent, Run, event_to_data
 
 TEXT_LIMIT = 60
 """Longest text shown for a value; longer ones are cut and marked with `…`."""
@@ -40,7 +40,7 @@ _MULTI_LINE: Final = {code: shown for code, shown in _CONTROL.items() if chr(cod
 
 _ONE_LINE: Final = {**_CONTROL, ord("\n"): "⏎", ord("\r"): "⏎", ord("\t"): "\\t"}
 
-_EVENT_TYPES: Final = (*EVENT_CLASSES.values(), UnknownEvent)
+_EVENT_TYPES: Final = (*EVENT_CLASSES.values(), RawEvent)
 
 # --- rendering values -----------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 
 Every part of a timeline reads itself with `Fields` (see `timeline.Run.from_fields`); a value
 of the wrong type, a missing key or one no part knows raises `GoldenShapeError`, naming the
-place in the file: `runs[2].events[3].message: missing 'text'`. Lists count from 1, as every
+place in the file: `runs[2].events[3].message: unknown key 'txt'`. Lists count from 1, as every
 snaprun message counts runs and events.
 """
 
@@ -41,6 +41,7 @@ def _a(value: object) -> str:
 
 
 _REQUIRED: Final = object()
+_MISSING: Final = object()
 
 
 class Fields:
@@ -48,14 +49,18 @@ class Fields:
 
     Reading a part is `cls.from_fields(fields)` followed by `fields.check_all_read()`, so a
     key the part does not know (a misspelt `txt:` in a hand-edited golden) is an error rather
-    than silently lost when the golden is written again.
+    than silently lost when the golden is written again. With `partial`, a missing key is
+    noted in `missing` instead (what `golden(exclude=...)` leaves of an event), and the part
+    read is only a stand-in.
     """
 
-    def __init__(self, data: object, path: str) -> None:
+    def __init__(self, data: object, path: str, *, partial: bool = False) -> None:
         if not isinstance(data, Mapping):
             raise GoldenShapeError(path, f"expected a mapping, got {_a(data)}")
         self.data: Mapping[Any, Any] = data
         self.path = path
+        self.partial = partial
+        self.missing: list[str] = []
         self._read: set[str] = set()
 
     def at(self, key: str) -> str:
@@ -65,12 +70,19 @@ class Fields:
         self._read.add(key)
         if key in self.data:
             return self.data[key]
-        if default is _REQUIRED:
+        if default is not _REQUIRED:
+            return default
+        if not self.partial:
             raise GoldenShapeError(self.path, f"missing {key!r}")
-        return default
+        self.missing.append(key)
+        return _MISSING
+
+    def _typed(self, key: str, kind: type[Parsed], name: str, stand_in: Parsed) -> Parsed:
+        value = self.value(key)
+        return stand_in if value is _MISSING else checked(value, kind, name, self.at(key))
 
     def text(self, key: str) -> str:
-        return checked(self.value(key), str, "a string", self.at(key))
+        return self._typed(key, str, "a string", "")
 
     def optional_text(self, key: str) -> str | None:
         """A string, or None when the key is absent or null."""
@@ -78,11 +90,14 @@ class Fields:
         return None if value is None else checked(value, str, "a string", self.at(key))
 
     def flag(self, key: str, default: bool | None = None) -> bool:
-        value = self.value(key) if default is None else self.value(key, default)
-        return checked(value, bool, "true or false", self.at(key))
+        if default is None:
+            return self._typed(key, bool, "true or false", False)
+        return checked(self.value(key, default), bool, "true or false", self.at(key))
 
     def choice(self, key: str, choices: tuple[Parsed, ...]) -> Parsed:
         value = self.text(key)
+        if key in self.missing:
+            return choices[0]
         for choice in choices:
             if choice == value:
                 return choice
@@ -94,6 +109,8 @@ class Fields:
     ) -> tuple[Parsed, ...]:
         """Each element of the list under `key` read by `read(element, its path)`."""
         value = self.value(key) if required else self.value(key, [])
+        if value is _MISSING:
+            return ()
         path = self.at(key)
         if not isinstance(value, list | tuple):
             raise GoldenShapeError(path, f"expected a list, got {_a(value)}")
@@ -120,6 +137,19 @@ def read(from_fields: Callable[[Fields], Parsed], data: object, path: str) -> Pa
     part = from_fields(fields)
     fields.check_all_read()
     return part
+
+
+def read_partial(from_fields: Callable[[Fields], Parsed], data: object, path: str) -> Parsed | None:
+    """As `read`, but None when keys are missing: the caller keeps such a part as its data.
+
+    A golden may be a filtered view of the transcript (`golden(exclude=props("text"))`), so
+    an event without some of its fields is a legal golden; a key no event of that kind has,
+    or a value of the wrong type, is still refused.
+    """
+    fields = Fields(data, path, partial=True)
+    part = from_fields(fields)
+    fields.check_all_read()
+    return None if fields.missing else part
 
 
 def one_kind(data: object, path: str) -> tuple[str, object]:

@@ -6,12 +6,15 @@ timeline into the plain dicts and lists that are written to the golden: the key 
 here is the order a reviewer reads. `Timeline.from_data` is its inverse, and every reader of a
 golden (the syrupy extension, the diff, `snaprun show` and `review`) reads through it, so they
 agree on what a golden is. A golden that is not one raises `shape.GoldenShapeError`, naming the
-place inside the file: `runs[2].events[3].message: missing 'text'`.
+place inside the file: `runs[2].events[3].message: unknown key 'txt'`.
 
 An event kind is one class below with a `kind`, `fields()` (what the golden holds) and
 `from_fields()` (its inverse), listed in the `Event` union; the parser finds it by its kind.
-An event of a kind this snaprun does not know is kept whole as an `UnknownEvent` rather than
-refused, so an older snaprun still shows, and diffs, a golden a newer one wrote.
+An event this snaprun cannot read as its class is kept as the golden holds it, a `RawEvent`,
+rather than refused: one of a kind it does not know (so an older snaprun still shows, and
+diffs, a golden a newer one wrote), or one missing fields (a golden may be a filtered view,
+`golden(exclude=props("text"))`). A key no event of its kind has, or a value of the wrong
+type, is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, Self, cast, get_args
 
-from snaprun.shape import Fields, checked, one_kind, read
+from snaprun.shape import Fields, checked, one_kind, read, read_partial
 
 RunKind = Literal["start", "run", "say", "generate_reply", "background"]
 # How a speech that added nothing to the chat ended.
@@ -61,7 +64,7 @@ class ChatItem:
         # An item of an event's kind has that event's fields: check them as the event's.
         event_class = EVENT_CLASSES.get(kind)
         if event_class is not None:
-            read(event_class.from_fields, fields, fields_path)
+            read_partial(event_class.from_fields, fields, fields_path)
         mapping = Fields(fields, fields_path).data
         for key in mapping:
             checked(key, str, "a field name", fields_path)
@@ -257,8 +260,9 @@ EVENT_CLASSES: Final[dict[str, type[Event]]] = {cls.kind: cls for cls in get_arg
 
 
 @dataclass(frozen=True)
-class UnknownEvent:
-    """An event of a kind this snaprun does not know (a newer one wrote it), kept as it was.
+class RawEvent:
+    """An event kept as the golden holds it: of a kind this snaprun does not know (a newer
+    one wrote it), or without fields its kind has (a filter such as `exclude=` left them out).
 
     Kept rather than refused: `snaprun show` still shows such a golden, and a test's diff
     names the event ("missing event 3 — task_started …") instead of calling the golden corrupt
@@ -272,8 +276,8 @@ class UnknownEvent:
         return self.data
 
 
-AnyEvent = Event | UnknownEvent
-"""An event read from a golden: one snaprun records, or one of a kind it does not know."""
+AnyEvent = Event | RawEvent
+"""An event read from a golden: one snaprun records, or one kept as its data."""
 
 
 def event_to_data(event: AnyEvent) -> Data:
@@ -285,10 +289,11 @@ def event_from_data(data: object, path: str) -> AnyEvent:
     kind, fields = one_kind(data, path)
     event_class = EVENT_CLASSES.get(kind)
     if event_class is None:
-        return UnknownEvent(kind, fields)
+        return RawEvent(kind, fields)
     # mypy cannot call a classmethod through a union of classes; each returns its own class.
     from_fields = cast(Callable[[Fields], Event], event_class.from_fields)
-    return read(from_fields, fields, f"{path}.{kind}")
+    event = read_partial(from_fields, fields, f"{path}.{kind}")
+    return RawEvent(kind, fields) if event is None else event
 
 
 @dataclass(frozen=True)

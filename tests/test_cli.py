@@ -328,13 +328,14 @@ def test_show_a_corrupt_golden_exits_2_naming_it(
         "snaprun show: other.yaml is not a snaprun golden (top level: missing 'runs')\n"
     )
     golden = seed()
-    del golden["runs"][1]["events"][6]["message"]["text"]
+    message = golden["runs"][1]["events"][6]["message"]
+    message["txt"] = message.pop("text")
     write(tmp_path / "edited.yaml", yamlio.dump(golden))
     result = invoke("show", "edited.yaml")
     assert (result.exit_code, result.stderr) == (
         2,
         "snaprun show: edited.yaml is not a snaprun golden "
-        "(runs[2].events[7].message: missing 'text')\n",
+        "(runs[2].events[7].message: unknown key 'txt')\n",
     )
     (tmp_path / "latin1.yaml").write_bytes(b"runs: []\n# caf\xe9\n")
     result = invoke("show", "latin1.yaml")

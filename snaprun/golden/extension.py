@@ -126,12 +126,15 @@ class UnusableGolden(Exception):
 
 
 def _check_shape(golden: object, changed_by: str) -> None:
-    if not _looks_like_golden(golden):
+    """Refuse to write what could not be read back: the golden's reader decides."""
+    try:
+        Timeline.from_data(golden)
+    except GoldenShapeError as error:
         raise UnusableGolden(
             f"snaprun: {changed_by} removed the runs a golden is made of, so the file could not "
             "be read back. Filter or replace values inside the events (e.g. "
-            'exclude=props("text")), not the runs themselves.'
-        )
+            f'exclude=props("text")), not the runs themselves.\n({error})'
+        ) from None
 
 
 def normalize_by(golden: SnapshotAssertion, normalize: Callable[[dict[str, Any]], None]) -> None:
