@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import Project
 
 from snaprun import yamlio
 from snaprun.cli import main
-from snaprun.golden.extension import event_report
+from snaprun.golden.extension import GoldenExtension, UnusableGolden, event_report
+from snaprun.timeline import Message, Run, SessionTimeline, Timeline
 
 GREETER = """
 REPLIES = [
@@ -126,6 +128,21 @@ def test_the_event_report_names_a_golden_it_cannot_read() -> None:
     assert event_report("runs: []\n", transcript) == (
         "snaprun: the transcript differs from its golden in 1 place:\n"
         "  run 1 (start): unexpected run"
+    )
+
+
+def test_a_matcher_that_leaves_an_unreadable_golden_is_refused_naming_the_place() -> None:
+    timeline = Timeline((SessionTimeline((Run("say", (Message("assistant", "Hi"),)),), None),))
+
+    def number(data: object, path: tuple[tuple[object, type], ...]) -> object:
+        return 3 if path[-1:] == (("text", str),) else data
+
+    with pytest.raises(UnusableGolden) as raised:
+        GoldenExtension().serialize(timeline, matcher=number)
+    assert str(raised.value) == (
+        "snaprun: golden(exclude=..., include=... or matcher=...) left a golden that could not be "
+        "read back (runs[1].events[1].message.text: expected a string, got a number). Replace "
+        "values with values of the same type (a text with a text)."
     )
 
 

@@ -59,21 +59,24 @@ class GoldenExtension(SingleFileSnapshotExtension):
         include: PropertyFilter | None = None,
         matcher: PropertyMatcher | None = None,
     ) -> SerializedData:
-        golden = timeline_of(data).to_data()
+        normalized = timeline_of(data).to_data()
         if self.normalize is not None:
-            self.normalize(golden)
-            _check_shape(golden, "a pytest_snaprun_normalize_golden hook")
-        golden = properties.filtered(golden, exclude=exclude, include=include, matcher=matcher)
-        # syrupy always passes a matcher (its own, which calls the test's if there is one).
-        _check_shape(golden, "golden(exclude=..., include=... or matcher=...)")
+            self.normalize(normalized)
+        golden = properties.filtered(normalized, exclude=exclude, include=include, matcher=matcher)
         try:
-            return yamlio.dump(golden)
+            text = yamlio.dump(golden)
         except (TypeError, ValueError) as error:
             raise UnusableGolden(
                 f"snaprun: the golden cannot be written as YAML: {error}. A golden holds plain "
                 "data: make the matcher or pytest_snaprun_normalize_golden hook return str, int, "
                 "float, bool, None, lists or dicts."
             ) from None
+        # Plain data, but is it still a golden? What could not be read back is not written.
+        if self.normalize is not None:
+            _check_shape(normalized, "a pytest_snaprun_normalize_golden hook")
+        # syrupy always passes a matcher (its own, which calls the test's if there is one).
+        _check_shape(golden, "golden(exclude=..., include=... or matcher=...)")
+        return text
 
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
@@ -130,10 +133,15 @@ def _check_shape(golden: object, changed_by: str) -> None:
     try:
         Timeline.from_data(golden)
     except GoldenShapeError as error:
+        if error.problem == "missing 'runs'":
+            raise UnusableGolden(
+                f"snaprun: {changed_by} removed the runs a golden is made of, so the file could "
+                "not be read back. Filter or replace values inside the events (e.g. "
+                'exclude=props("text")), not the runs themselves.'
+            ) from None
         raise UnusableGolden(
-            f"snaprun: {changed_by} removed the runs a golden is made of, so the file could not "
-            "be read back. Filter or replace values inside the events (e.g. "
-            f'exclude=props("text")), not the runs themselves.\n({error})'
+            f"snaprun: {changed_by} left a golden that could not be read back ({error}). "
+            "Replace values with values of the same type (a text with a text)."
         ) from None
 
 
