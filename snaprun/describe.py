@@ -3,12 +3,14 @@
 Every message that names an event says it the same way: the event-level report of diff.py,
 `snaprun review`, `snaprun show` for an event it cannot draw, the cross-check against
 livekit's RunResult and the capture's own complaints. `describe_event` gives
-`message assistant "Hello"`, `run_label` gives `run 2 (input "Hi")`, and `show_change` gives
-`"old" → "new"`, cut around the first difference when long.
+`message assistant "Hello"`, `describe_item` the same for a chat-context item,
+`run_label` gives `run 2 (input "Hi")`, and `show_change` gives `"old" → "new"`, cut around
+the first difference when long.
 
 Whatever is shown stays on one line and free of terminal control characters (a newline is
-`⏎`), and texts are cut to `TEXT_LIMIT` characters with `…`. A hand-edited golden may hold
-anything, so nothing here raises on an entry's shape: one that is not a `{kind: fields}`
+`⏎`), and texts are cut to `TEXT_LIMIT` characters with `…` (`shorten`, the one cut of every
+message). Entries arrive as timeline objects or as golden data: the RunResult cross-check
+compares data, and nothing here raises on its shape: an entry that is not a `{kind: fields}`
 mapping is shown as JSON, or as its repr when JSON cannot hold it.
 """
 
@@ -16,6 +18,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from typing import Final
+
+from snaprun.canonical import canonical_json, safe_repr
+from snaprun.timeline import EVENT_CLASSES, ChatItem, RawEvent, Run, event_to_data
 
 TEXT_LIMIT = 60
 """Longest text shown for a value; longer ones are cut and marked with `…`."""
@@ -26,71 +32,69 @@ _CONTEXT = 20
 ABSENT = object()
 """Stands for a field one side does not have."""
 
-_UNPRINTABLE = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
-_UNPRINTABLE.update({ord("\n"): "⏎", ord("\r"): "⏎", ord("\t"): "\\t"})
+_CONTROL: Final = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+"""Terminal control characters, each shown as its escape so a golden cannot drive a terminal."""
 
-_Parts = tuple[str, object]
-"""An entry split into its kind and its fields."""
+_MULTI_LINE: Final = {code: shown for code, shown in _CONTROL.items() if chr(code) not in "\n\t"}
+"""For text drawn on several lines (`snaprun show`): a newline stays, a tab is harmless."""
 
-Splitter = Callable[[object], "_Parts | None"]
+_ONE_LINE: Final = {**_CONTROL, ord("\n"): "⏎", ord("\r"): "⏎", ord("\t"): "\\t"}
 
+_EVENT_TYPES: Final = (*EVENT_CLASSES.values(), RawEvent)
 
 # --- rendering values -----------------------------------------------------------------
 
 
 def one_line(text: str) -> str:
     """Keep a line on one line and free of terminal control characters."""
-    return text.replace("\r\n", "\n").translate(_UNPRINTABLE)
+    return text.replace("\r\n", "\n").translate(_ONE_LINE)
 
 
-def json_line(value: object, *, canonical: bool = False) -> str:
+def printable(text: str) -> str:
+    """Text without control characters, its newlines kept, for drawing on several lines."""
+    return text.replace("\r\n", "\n").translate(_MULTI_LINE)
+
+
+def json_line(value: object) -> str:
     """Render data as one-line JSON, or as its repr when JSON cannot hold it."""
-    separators = (",", ":") if canonical else (", ", ": ")
     try:
-        return json.dumps(
-            value, ensure_ascii=False, sort_keys=canonical, separators=separators, default=repr
-        )
+        return json.dumps(value, ensure_ascii=False, default=repr)
     except (TypeError, ValueError, RecursionError):
-        return _repr(value)
-
-
-def _repr(value: object) -> str:
-    try:
-        return repr(value)
-    except Exception:  # a hand-edited golden must never make the report fail
-        return f"<{type(value).__name__}>"
-
-
-def canonical(value: object) -> str:
-    """A hashable form of an entry: equal data gives equal text, whatever the key order."""
-    return json_line(value, canonical=True)
+        return safe_repr(value)
 
 
 def same(left: object, right: object) -> bool:
-    return canonical(left) == canonical(right)
+    return canonical_json(left) == canonical_json(right)
 
 
-def _shorten(text: str, limit: int = TEXT_LIMIT) -> str:
-    text = one_line(text)
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1] + "…"
+def cut(text: str, limit: int, start: int = 0) -> str:
+    """`text` from `start`, at most `limit` characters, `…` marking what was left out."""
+    head = "…" if start > 0 else ""
+    body = text[start:]
+    if len(body) > limit:
+        body = body[: limit - 1] + "…"
+    return head + body
+
+
+def shorten(text: str, limit: int = TEXT_LIMIT) -> str:
+    """On one line and cut to `limit` characters: how every message shows a long text."""
+    return cut(one_line(text), limit)
 
 
 def _quote(value: object) -> str:
     """A string in double quotes, anything else as JSON; shortened either way."""
     if isinstance(value, str):
-        return f'"{_shorten(value)}"'
-    return _shorten(json_line(value))
+        return f'"{shorten(value)}"'
+    return shorten(json_line(value))
 
 
 def _word(value: object) -> str:
     """A name shown bare: `EnterAgent`, `None`."""
     if isinstance(value, str):
-        return _shorten(value)
+        return shorten(value)
     if value is None:
         return "None"
-    return _shorten(json_line(value))
+    return shorten(json_line(value))
 
 
 def _render(value: object) -> str:
@@ -108,20 +112,12 @@ def _common_prefix(left: str, right: str) -> int:
     return min(len(left), len(right))
 
 
-def _cut(text: str, start: int, limit: int) -> str:
-    head = "…" if start > 0 else ""
-    body = text[start:]
-    if len(body) > limit:
-        body = body[: limit - 1] + "…"
-    return head + body
-
-
 def _window(left: str, right: str, limit: int = TEXT_LIMIT) -> tuple[str, str]:
     """Cut two long texts around their first difference, so the change stays visible."""
     if len(left) <= limit and len(right) <= limit:
         return left, right
     start = max(0, _common_prefix(left, right) - _CONTEXT)
-    return _cut(left, start, limit), _cut(right, start, limit)
+    return cut(left, limit, start), cut(right, limit, start)
 
 
 def show_change(old: object, new: object) -> str:
@@ -136,20 +132,13 @@ def show_change(old: object, new: object) -> str:
 # --- describing entries ---------------------------------------------------------------
 
 
-def split_event(entry: object) -> _Parts | None:
+def _split(entry: object) -> tuple[str, object] | None:
     """`{kind: fields}` → `(kind, fields)`; None when the entry is not a one-key mapping."""
     if isinstance(entry, Mapping) and len(entry) == 1:
         ((kind, fields),) = entry.items()
         if isinstance(kind, str):
             return kind, fields
     return None
-
-
-def split_item(entry: object) -> _Parts | None:
-    """A chat_ctx item: `{role: ..., text: ...}` is a message, others are like events."""
-    if isinstance(entry, Mapping) and "role" in entry:
-        return "message", entry
-    return split_event(entry)
 
 
 def _describe_message(fields: Mapping[str, object]) -> str:
@@ -159,7 +148,7 @@ def _describe_message(fields: Mapping[str, object]) -> str:
 
 
 def _describe_function_call(fields: Mapping[str, object]) -> str:
-    arguments = _shorten(json_line(fields.get("arguments", {})))
+    arguments = shorten(json_line(fields.get("arguments", {})))
     return f"{_word(fields.get('name'))} {arguments}"
 
 
@@ -198,18 +187,11 @@ def _describe_parts(kind: str, fields: object) -> str:
     describer = _DESCRIBERS.get(kind)
     if describer is not None and isinstance(fields, Mapping):
         return one_line(f"{kind} {describer(fields)}")
-    return one_line(f"{kind} {_shorten(json_line(fields))}")
-
-
-def describe_entry(entry: object, split: Splitter) -> str:
-    parts = split(entry)
-    if parts is None:
-        return _shorten(json_line(entry))
-    return _describe_parts(*parts)
+    return one_line(f"{kind} {shorten(json_line(fields))}")
 
 
 def describe_event(event: object) -> str:
-    """One-line label of an event, e.g. `message assistant "Hello"`.
+    """One-line label of an event (a timeline event or its data), e.g. `message assistant "Hello"`.
 
     `message <role> "<text>"`, `function_call <name> <arguments as JSON>`,
     `function_call_output <name> "<output>"`, `agent_handoff <from> → <to>` (null shown as
@@ -217,22 +199,32 @@ def describe_event(event: object) -> str:
     kind and its fields as JSON. Texts are cut to about 60 characters with `…`, and
     newlines are shown as `⏎`.
     """
+    if isinstance(event, _EVENT_TYPES):
+        event = event_to_data(event)
     try:
-        return describe_entry(event, split_event)
+        parts = _split(event)
+        return shorten(json_line(event)) if parts is None else _describe_parts(*parts)
     except Exception:  # a hand-edited golden must never make the report fail
         return f"<{type(event).__name__}>"
 
 
-def run_label(number: int, run: object) -> str:
+def describe_item(item: ChatItem) -> str:
+    """One-line label of a chat-context item, worded as the event of its kind."""
+    return describe_event(item.to_data_as_event())
+
+
+def run_label(number: int, run: Run | Mapping[str, object]) -> str:
     """How messages name run `number`: `run 2 (start)`, `run 2 (input "Hi")`, `run 2 (kind "say")`.
 
-    `run 2` alone when the run has no kind (a hand-edited golden).
+    `run` is a Run or its data; `run 2` alone when the data has no kind.
     """
-    if not isinstance(run, Mapping) or run.get("kind") is None:
+    kind, text = (
+        (run.kind, run.input) if isinstance(run, Run) else (run.get("kind"), run.get("input"))
+    )
+    if kind is None:
         return f"run {number}"
-    kind = run["kind"]
     if kind == "start":
         return f"run {number} (start)"
     if kind == "run":
-        return f"run {number} (input {_quote(run.get('input'))})"
+        return f"run {number} (input {_quote(text)})"
     return f"run {number} (kind {_quote(kind)})"

@@ -1,25 +1,44 @@
-"""What a test's AgentSessions did, as plain frozen data.
+"""What a test's AgentSessions did, as plain frozen data, and the one parser of a golden.
 
 A `Timeline` holds one `SessionTimeline` per session the test started; each holds its `Run`s in
 the order the test started them, and each run its events in emission order. `to_data` turns a
 timeline into the plain dicts and lists that are written to the golden: the key order chosen
-here is the order a reviewer reads.
+here is the order a reviewer reads. `Timeline.from_data` is its inverse, and every reader of a
+golden (the syrupy extension, the diff, `snaprun show` and `review`) reads through it, so they
+agree on what a golden is. A golden that is not one raises `shape.GoldenShapeError`, naming the
+place inside the file: `runs[2].events[3].message: unknown key 'txt'`.
+
+An event kind is one class below with a `kind`, `fields()` (what the golden holds) and
+`from_fields()` (its inverse), listed in the `Event` union; the parser finds it by its kind.
+An event this snaprun cannot read as its class is kept as the golden holds it, a `RawEvent`,
+rather than refused: one of a kind it does not know (so an older snaprun still shows, and
+diffs, a golden a newer one wrote), or one missing fields (a golden may be a filtered view,
+`golden(exclude=props("text"))`). A key no event of its kind has, or a value of the wrong
+type, is refused.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Final, Literal, Self, cast, get_args
+
+from snaprun.shape import Fields, checked, one_kind, read, read_partial
 
 RunKind = Literal["start", "run", "say", "generate_reply", "background"]
 # How a speech that added nothing to the chat ended.
 SpeechOutcome = Literal["interrupted", "failed", "no_message"]
+SPEECH_OUTCOMES: Final[tuple[SpeechOutcome, ...]] = get_args(SpeechOutcome)
+RUN_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
 Data = dict[str, Any]
 
 
 def _drop_empty(fields: Data) -> Data:
     """Optional fields (a missing source, no removed items) are left out, not written as null."""
     return {key: value for key, value in fields.items() if value not in (None, [], ())}
+
+
+# --- the timeline ---------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -32,6 +51,28 @@ class ChatItem:
     @classmethod
     def message(cls, role: str, text: str) -> ChatItem:
         return cls("message", (("role", role), ("text", text)))
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> ChatItem:
+        """`{role, text}` is a message; any other item is written like the event of its kind."""
+        fields: object
+        if isinstance(data, Mapping) and "role" in data:
+            kind, fields, fields_path = "message", data, path
+        else:
+            kind, fields = one_kind(data, path)
+            fields_path = f"{path}.{kind}"
+        # An item of an event's kind has that event's fields: check them as the event's.
+        event_class = EVENT_CLASSES.get(kind)
+        if event_class is not None:
+            read_partial(event_class.from_fields, fields, fields_path)
+        mapping = Fields(fields, fields_path).data
+        for key in mapping:
+            checked(key, str, "a field name", fields_path)
+        return cls(kind, tuple(mapping.items()))
+
+    def as_event(self) -> AnyEvent:
+        """The item as the event of its kind, for drawing it (a message has no source)."""
+        return event_from_data(self.to_data_as_event(), "")
 
     def to_data(self) -> Data:
         # Messages, by far the most common item, read best flat: {role, text}.
@@ -52,6 +93,10 @@ class AgentHandoff:
     def fields(self) -> Data:
         return {"from": self.from_agent, "to": self.to_agent}
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(from_agent=fields.optional_text("from"), to_agent=fields.text("to"))
+
 
 @dataclass(frozen=True)
 class Message:
@@ -71,6 +116,15 @@ class Message:
             }
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            role=fields.text("role"),
+            text=fields.text("text"),
+            source=fields.optional_text("source"),
+            interrupted=fields.flag("interrupted", default=False),
+        )
+
 
 @dataclass(frozen=True)
 class FunctionCall:
@@ -81,6 +135,12 @@ class FunctionCall:
 
     def fields(self) -> Data:
         return {"name": self.name, "call": self.call, "arguments": self.arguments}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            name=fields.text("name"), call=fields.text("call"), arguments=fields.value("arguments")
+        )
 
 
 @dataclass(frozen=True)
@@ -99,6 +159,15 @@ class FunctionCallOutput:
             "is_error": self.is_error,
         }
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            name=fields.text("name"),
+            call=fields.text("call"),
+            output=fields.text("output"),
+            is_error=fields.flag("is_error"),
+        )
+
 
 @dataclass(frozen=True)
 class ChatCtxUpdated:
@@ -116,6 +185,14 @@ class ChatCtxUpdated:
             }
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            agent=fields.text("agent"),
+            added=fields.listed("added", ChatItem.from_data),
+            removed=fields.listed("removed", ChatItem.from_data),
+        )
+
 
 @dataclass(frozen=True)
 class InstructionsUpdated:
@@ -125,6 +202,10 @@ class InstructionsUpdated:
 
     def fields(self) -> Data:
         return {"agent": self.agent, "instructions": self.instructions}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(agent=fields.text("agent"), instructions=fields.text("instructions"))
 
 
 @dataclass(frozen=True)
@@ -139,6 +220,12 @@ class ToolsUpdated:
             {"agent": self.agent, "added": list(self.added), "removed": list(self.removed)}
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            agent=fields.text("agent"), added=fields.texts("added"), removed=fields.texts("removed")
+        )
+
 
 @dataclass(frozen=True)
 class SpeechWithoutMessage:
@@ -151,6 +238,10 @@ class SpeechWithoutMessage:
     def fields(self) -> Data:
         return {"source": self.source, "outcome": self.outcome}
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(source=fields.text("source"), outcome=fields.choice("outcome", SPEECH_OUTCOMES))
+
 
 Event = (
     AgentHandoff
@@ -162,16 +253,53 @@ Event = (
     | ToolsUpdated
     | SpeechWithoutMessage
 )
+"""Every event kind snaprun records. A new kind: a class like those above, added here."""
+
+EVENT_CLASSES: Final[dict[str, type[Event]]] = {cls.kind: cls for cls in get_args(Event)}
+"""The parser's registry: each kind's class, by the `kind` a golden writes it under."""
 
 
-def event_to_data(event: Event) -> Data:
+@dataclass(frozen=True)
+class RawEvent:
+    """An event kept as the golden holds it: of a kind this snaprun does not know (a newer
+    one wrote it), or without fields its kind has (a filter such as `exclude=` left them out).
+
+    Kept rather than refused: `snaprun show` still shows such a golden, and a test's diff
+    names the event ("missing event 3 — task_started …") instead of calling the golden corrupt
+    and offering to regenerate it, which would drop what the newer snaprun recorded.
+    """
+
+    kind: str
+    data: Any
+
+    def fields(self) -> Any:
+        return self.data
+
+
+AnyEvent = Event | RawEvent
+"""An event read from a golden: one snaprun records, or one kept as its data."""
+
+
+def event_to_data(event: AnyEvent) -> Data:
     return {event.kind: event.fields()}
+
+
+def event_from_data(data: object, path: str) -> AnyEvent:
+    """`{kind: fields}` → the event of that kind, its fields checked by its class."""
+    kind, fields = one_kind(data, path)
+    event_class = EVENT_CLASSES.get(kind)
+    if event_class is None:
+        return RawEvent(kind, fields)
+    # mypy cannot call a classmethod through a union of classes; each returns its own class.
+    from_fields = cast(Callable[[Fields], Event], event_class.from_fields)
+    event = read_partial(from_fields, fields, f"{path}.{kind}")
+    return RawEvent(kind, fields) if event is None else event
 
 
 @dataclass(frozen=True)
 class Run:
     kind: RunKind
-    events: tuple[Event, ...]
+    events: tuple[AnyEvent, ...]
     input: str | None = None
 
     def to_data(self) -> Data:
@@ -183,6 +311,18 @@ class Run:
             }
         )
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            kind=fields.choice("kind", RUN_KINDS),
+            input=fields.optional_text("input"),
+            events=fields.listed("events", event_from_data),
+        )
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> Self:
+        return read(cls.from_fields, data, path)
+
 
 @dataclass(frozen=True)
 class ChatCtxSnapshot:
@@ -191,6 +331,14 @@ class ChatCtxSnapshot:
 
     def to_data(self) -> Data:
         return {"agent": self.agent, "items": [item.to_data() for item in self.items]}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(agent=fields.text("agent"), items=fields.listed("items", ChatItem.from_data))
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> Self:
+        return read(cls.from_fields, data, path)
 
 
 @dataclass(frozen=True)
@@ -204,6 +352,20 @@ class SessionTimeline:
             data["chat_ctx"] = self.chat_ctx.to_data()
         return data
 
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        chat_ctx = fields.value("chat_ctx", None)
+        return cls(
+            runs=fields.listed("runs", Run.from_data, required=True),
+            chat_ctx=None
+            if chat_ctx is None
+            else ChatCtxSnapshot.from_data(chat_ctx, fields.at("chat_ctx")),
+        )
+
+    @classmethod
+    def from_data(cls, data: object, path: str) -> Self:
+        return read(cls.from_fields, data, path)
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -214,3 +376,17 @@ class Timeline:
         if len(self.sessions) == 1:
             return self.sessions[0].to_data()
         return {"sessions": [session.to_data() for session in self.sessions]}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        if "sessions" in fields.data:  # none (a test that started no session), or several
+            return cls(fields.listed("sessions", SessionTimeline.from_data, required=True))
+        return cls((SessionTimeline.from_fields(fields),))
+
+    @classmethod
+    def from_data(cls, data: object) -> Self:
+        """The inverse of `to_data`: a golden, loaded from YAML, as a Timeline.
+
+        Raises GoldenShapeError naming the place that is not what a golden holds.
+        """
+        return read(cls.from_fields, data, "")

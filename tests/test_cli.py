@@ -325,7 +325,17 @@ def test_show_a_corrupt_golden_exits_2_naming_it(
     result = invoke("show", "other.yaml")
     assert result.exit_code == 2
     assert result.stderr == (
-        "snaprun show: other.yaml is not a snaprun golden (it has no `runs` list)\n"
+        "snaprun show: other.yaml is not a snaprun golden (top level: missing 'runs')\n"
+    )
+    golden = seed()
+    message = golden["runs"][1]["events"][6]["message"]
+    message["txt"] = message.pop("text")
+    write(tmp_path / "edited.yaml", yamlio.dump(golden))
+    result = invoke("show", "edited.yaml")
+    assert (result.exit_code, result.stderr) == (
+        2,
+        "snaprun show: edited.yaml is not a snaprun golden "
+        "(runs[2].events[7].message: unknown key 'txt')\n",
     )
     (tmp_path / "latin1.yaml").write_bytes(b"runs: []\n# caf\xe9\n")
     result = invoke("show", "latin1.yaml")
@@ -817,14 +827,14 @@ def test_review_lists_added_and_deleted_goldens_after_modified_ones(repo: Path) 
         - message assistant "SECOND AGENT: Say something deterministic"
         - message assistant "SECOND AGENT: Say something generated"
         @@ chat_ctx (SecondAgent) @@
-        - system: Always follow instructions.
-        - system: ENTER AGENT: system message
-        - assistant: ENTER AGENT: Say something deterministic
-        - assistant: Say something generated
-        - user: Give me all ice cream types.
-        - system: SECOND AGENT: system message
-        - assistant: SECOND AGENT: Say something deterministic
-        - assistant: SECOND AGENT: Say something generated
+        - message system "Always follow instructions."
+        - message system "ENTER AGENT: system message"
+        - message assistant "ENTER AGENT: Say something deterministic"
+        - message assistant "Say something generated"
+        - message user "Give me all ice cream types."
+        - message system "SECOND AGENT: system message"
+        - message assistant "SECOND AGENT: Say something deterministic"
+        - message assistant "SECOND AGENT: Say something generated"
         ```
         """
     )

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 import yaml
+from click.testing import CliRunner
 from conftest import Project
+
+from snaprun import yamlio
+from snaprun.cli import main
+from snaprun.golden.extension import GoldenExtension, UnusableGolden, event_report
+from snaprun.timeline import Message, Run, SessionTimeline, Timeline
 
 GREETER = """
 REPLIES = [
@@ -83,6 +90,60 @@ async def test_greeting(transcript, golden, llm):
     written = golden.read_bytes()
     project.run().assert_outcomes(passed=1)
     assert golden.read_bytes() == written
+
+
+def test_a_test_that_starts_no_session_has_a_golden_every_reader_reads(project: Project) -> None:
+    project.write_test(
+        """
+async def test_nothing(transcript, golden):
+    assert transcript == golden
+"""
+    )
+    project.record().assert_outcomes(passed=1)
+    golden = project.golden("test_nothing")
+    assert golden.read_text() == "sessions: []\n"
+    project.run().assert_outcomes(passed=1)
+    shown = CliRunner().invoke(main, ["show", str(golden)], catch_exceptions=False)
+    assert (shown.exit_code, shown.output) == (0, "(the test started no AgentSession)\n")
+
+    golden.write_text("sessions:\n- chat_ctx: {agent: A, items: []}\n")
+    result = project.run()
+    result.assert_outcomes(errors=1)
+    assert (
+        "snaprun: the golden __snapshots__/test_agent/test_nothing.yaml is corrupt "
+        "(it is not a snaprun golden: sessions[1]: missing 'runs'). Regenerate it with:\n"
+        "    pytest --snapshot-update 'test_agent.py::test_nothing'\n"
+    ) in result.stdout.str()
+
+
+def test_the_event_report_names_a_golden_it_cannot_read() -> None:
+    transcript = yamlio.dump({"runs": [{"kind": "start"}]})
+    assert event_report("runs: 3\n", transcript) == (
+        "snaprun: the golden is not a snaprun golden (runs: expected a list, got a number); "
+        "regenerate it."
+    )
+    assert event_report("runs: [\n", transcript).startswith(
+        "snaprun: the golden is not valid YAML (invalid YAML: "
+    )
+    assert event_report("runs: []\n", transcript) == (
+        "snaprun: the transcript differs from its golden in 1 place:\n"
+        "  run 1 (start): unexpected run"
+    )
+
+
+def test_a_matcher_that_leaves_an_unreadable_golden_is_refused_naming_the_place() -> None:
+    timeline = Timeline((SessionTimeline((Run("say", (Message("assistant", "Hi"),)),), None),))
+
+    def number(data: object, path: tuple[tuple[object, type], ...]) -> object:
+        return 3 if path[-1:] == (("text", str),) else data
+
+    with pytest.raises(UnusableGolden) as raised:
+        GoldenExtension().serialize(timeline, matcher=number)
+    assert str(raised.value) == (
+        "snaprun: golden(exclude=..., include=... or matcher=...) left a golden that could not be "
+        "read back (runs[1].events[1].message.text: expected a string, got a number). Replace "
+        "values with values of the same type (a text with a text)."
+    )
 
 
 def test_a_changed_event_fails_with_the_event_named(project: Project) -> None:

@@ -184,7 +184,12 @@ def test_a_golden_of_the_wrong_shape_names_the_file(project: Project) -> None:
     project.golden("test_greeting").write_text("- just\n- a list\n")
     result = project.run()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*test_greeting.yaml is corrupt (it is not a snaprun golden)*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*test_greeting.yaml is corrupt (it is not a snaprun golden: "
+            "top level: expected a mapping, got a list). Regenerate it with:"
+        ]
+    )
 
 
 def test_serial_and_xdist_runs_agree(project: Project) -> None:

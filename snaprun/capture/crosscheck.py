@@ -7,11 +7,11 @@ say so instead of passing silently. Pure: both sides arrive as golden-shaped eve
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from snaprun.canonical import canonical_json
 from snaprun.describe import describe_event
 
 # What a disagreement with livekit's RunResult does: fail the test, warn, or nothing.
@@ -35,18 +35,15 @@ def comparable(event: Mapping[str, Any]) -> dict[str, Any] | None:
     return {kind: {name: fields.get(name) for name in names}}
 
 
-def _key(event: Mapping[str, Any]) -> str:
-    return json.dumps(event, sort_keys=True, default=repr)
-
-
 def compare_run(
     label: str, captured: Sequence[Mapping[str, Any]], returned: Sequence[Mapping[str, Any]]
 ) -> list[str]:
     """One line per event the RunResult misses or holds more often than snaprun captured it."""
     ours = [e for e in map(comparable, captured) if e is not None]
     theirs = [e for e in map(comparable, returned) if e is not None]
-    our_counts, their_counts = Counter(map(_key, ours)), Counter(map(_key, theirs))
-    by_key = {_key(e): e for e in [*ours, *theirs]}
+    our_counts = Counter(map(canonical_json, ours))
+    their_counts = Counter(map(canonical_json, theirs))
+    by_key = {canonical_json(e): e for e in [*ours, *theirs]}
     problems = []
     for key, event in by_key.items():
         have, got = our_counts[key], their_counts[key]

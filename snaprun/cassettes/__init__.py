@@ -112,12 +112,8 @@ KEPT_HEADERS: Final[tuple[str, ...]] = ("content-type", *RESPONSE_HEADERS)
 class CassetteUse:
     """One test's use of one cassette, as handed out by :func:`open_cassette`."""
 
-    def __init__(
-        self, path: Path, record_mode: RecordMode, test_id: str, rerecord_command: str
-    ) -> None:
+    def __init__(self, path: Path, rerecord_command: str) -> None:
         self.path = path
-        self.record_mode = record_mode
-        self.test_id = test_id
         self.rerecord_command = rerecord_command
         self.written = False  # whether the file was (re)written when the context exited
         self._cassette: ExactCassette | None = None
@@ -236,7 +232,7 @@ def open_cassette(
     cassette_class: type[ExactCassette] = type(
         "SnaprunCassette", (ExactCassette,), {"context": context}
     )
-    use = CassetteUse(path, record_mode, test_id, rerecord_command)
+    use = CassetteUse(path, rerecord_command)
 
     with cassette_class.use(**config) as cassette:  # patches the HTTP libraries until exit
         use._cassette = cassette

@@ -29,12 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from snaprun.canonical import canonical_json
 from snaprun.cassettes import event_stream
 from snaprun.cassettes.http_bodies import (
     JSON_STYLES,
     NOT_JSON,
     Json,
-    canonical_json,
     parse_json,
     render_json,
 )

@@ -34,6 +34,7 @@ from typing import Any, Final
 from vcr.request import Request  # type: ignore[import-untyped]
 
 from snaprun import yamlio
+from snaprun.canonical import canonical_json
 from snaprun.cassettes.body_forms import (
     BASE64,
     BODY_FORMS,
@@ -53,7 +54,6 @@ from snaprun.cassettes.http_bodies import (
     NOT_JSON,
     Json,
     as_bytes,
-    canonical_json,
     data_key,
     messages_of,
     parse_json,

@@ -15,6 +15,7 @@ from typing import Any, Final, Protocol, TypedDict
 
 from vcr.util import read_body  # type: ignore[import-untyped]
 
+from snaprun.canonical import canonical_json
 from snaprun.volatile import NO_VOLATILE, Volatile
 
 Json = Any  # a value json.loads can return
@@ -78,14 +79,6 @@ def parse_json(body: bytes | None) -> Json:
         return json.loads(body)
     except (ValueError, RecursionError):  # also UnicodeDecodeError
         return NOT_JSON
-
-
-def canonical_json(data: Json) -> str:
-    """JSON text that is equal for equal data, whatever the key order."""
-    return _CANONICAL.encode(data)
-
-
-_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 # How servers lay out the JSON they send. A recorded JSON body or SSE event is kept as data

@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from snaprun.cassettes.http_bodies import Json, canonical_json
+from snaprun.canonical import canonical_json
+from snaprun.cassettes.http_bodies import Json
 from snaprun.volatile import INI_KEY
 
 MAX_SHOWN: Final = 5

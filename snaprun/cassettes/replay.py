@@ -22,6 +22,7 @@ from vcr.cassette import Cassette  # type: ignore[import-untyped]
 from vcr.errors import UnhandledHTTPRequestError  # type: ignore[import-untyped]
 
 from snaprun import yamlio
+from snaprun.canonical import canonical_json
 from snaprun.cassettes import near_misses
 from snaprun.cassettes.http_bodies import (
     NOT_JSON,
@@ -29,13 +30,13 @@ from snaprun.cassettes.http_bodies import (
     Json,
     VcrRequest,
     VcrResponse,
-    canonical_json,
     match_body_as_data,
     messages_of,
     parse_json,
     render_json,
     request_body,
 )
+from snaprun.describe import cut
 
 if TYPE_CHECKING:
     from snaprun.cassettes import RecordMode
@@ -318,9 +319,9 @@ def _message_summary(message: Json) -> str:
     return role
 
 
-def _short(text: str, limit: int = _SUMMARY_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(text: str) -> str:
+    """One line of at most _SUMMARY_CHARS characters, its runs of white space one space."""
+    return cut(" ".join(text.split()), _SUMMARY_CHARS)
 
 
 def _closest(request: VcrRequest, candidates: Sequence[tuple[int, VcrRequest]]) -> int:

@@ -18,11 +18,13 @@ from snaprun import yamlio
 from snaprun.cassettes.secrets import secrets_from_env
 from snaprun.cli.project import CommandError, Project, find_project
 from snaprun.cli.prune import collect, delete, unowned
-from snaprun.cli.render import conversation, golden_sessions
+from snaprun.cli.render import conversation
 from snaprun.cli.review import base_commit, changed_goldens, repository_top, review_markdown
 from snaprun.cli.review_page import review_page
 from snaprun.cli.scan import credential_env_names, files_under, scan_files
 from snaprun.paths import shown
+from snaprun.shape import GoldenShapeError
+from snaprun.timeline import Timeline
 
 
 class Failure(click.ClickException):
@@ -88,7 +90,7 @@ def _golden_path(target: str) -> Path:
     return project.golden_of(test_file + separator + rest)
 
 
-def _read_golden(path: Path, nodeid: str) -> dict[str, object]:
+def _read_golden(path: Path, nodeid: str) -> Timeline:
     name = shown(path) + (f" (the golden of {nodeid})" if nodeid else "")
     try:
         text = path.read_text(encoding="utf-8")
@@ -97,12 +99,11 @@ def _read_golden(path: Path, nodeid: str) -> dict[str, object]:
     except (OSError, UnicodeDecodeError) as error:
         raise Failure(f"snaprun show: cannot read {name}: {error}") from None
     try:
-        data = yamlio.load(text)
+        return Timeline.from_data(yamlio.load(text))
     except yamlio.YamlError as error:
         raise Failure(f"snaprun show: {name} is corrupt: {error}") from None
-    if not isinstance(data, dict) or golden_sessions(data) is None:
-        raise Failure(f"snaprun show: {name} is not a snaprun golden (it has no `runs` list)")
-    return data
+    except GoldenShapeError as error:
+        raise Failure(f"snaprun show: {name} is not a snaprun golden ({error})") from None
 
 
 # --- prune ----------------------------------------------------------------------------

@@ -2,56 +2,36 @@
 
 A golden lists events; a reader wants to see who said what. Every event becomes one `Entry`
 (a message with its speaker, a tool call, a handoff, a note about the agent's context), which
-the terminal here, and the review page in review_page.py, each draw their own way. Goldens may
-be hand-edited, so nothing here assumes more shape than `golden_sessions` checked: an event of
-an unknown kind or shape is shown by `describe.describe_event`.
+the terminal here, and the review page in review_page.py, each draw their own way. The golden
+arrives parsed (`Timeline.from_data`); an event of a kind drawn nowhere here (one a newer
+snaprun wrote) is shown as `describe.describe_event` words it.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
 import click
 
-from snaprun.describe import describe_event
-
-Golden = Mapping[str, object]
-
-_CONTROL: Final = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
-# Kept: a newline shows a multi-line text as several lines, a tab is harmless.
-del _CONTROL[ord("\n")], _CONTROL[ord("\t")]
-
-
-def printable(text: str) -> str:
-    """Text without control characters, so a golden cannot drive the reader's terminal."""
-    return text.replace("\r\n", "\n").translate(_CONTROL)
-
-
-def golden_sessions(data: object) -> list[Mapping[str, object]] | None:
-    """The sessions of a golden (the single form is one session); None if it is no golden."""
-    if not isinstance(data, Mapping):
-        return None
-    sessions = data.get("sessions", [data])
-    if not isinstance(sessions, list) or not sessions:
-        return None
-    if all(isinstance(s, Mapping) and isinstance(s.get("runs"), list) for s in sessions):
-        return sessions
-    return None
-
-
-def field(data: object, key: str) -> object:
-    return data.get(key) if isinstance(data, Mapping) else None
-
-
-def listed(value: object) -> list[object]:
-    return value if isinstance(value, list) else []
-
-
-def _text(value: object) -> str:
-    return printable(value if isinstance(value, str) else _json(value))
+from snaprun.describe import describe_event, printable
+from snaprun.timeline import (
+    AgentHandoff,
+    AnyEvent,
+    ChatCtxSnapshot,
+    ChatCtxUpdated,
+    ChatItem,
+    FunctionCall,
+    FunctionCallOutput,
+    InstructionsUpdated,
+    Message,
+    Run,
+    SpeechWithoutMessage,
+    Timeline,
+    ToolsUpdated,
+)
 
 
 def _json(value: object) -> str:
@@ -77,105 +57,73 @@ class Entry:
         return f"{self.who}: {self.text}" if self.who else self.text
 
 
-def run_title(number: int, run: object) -> str:
+def run_title(number: int, run: Run) -> str:
     """`run 2: "Give me all ice cream types."`, `run 1: start`, `run 3: say`."""
-    kind, text = field(run, "kind"), field(run, "input")
-    if kind == "run" and text is not None:
-        return f"run {number}: {_json(text) if isinstance(text, str) else _text(text)}"
-    return f"run {number}: {_text(kind) if kind is not None else '?'}"
+    if run.kind == "run" and run.input is not None:
+        return f"run {number}: {_json(run.input)}"
+    return f"run {number}: {run.kind}"
 
 
-def run_entries(events: Sequence[object], agent: str | None) -> tuple[list[Entry], str | None]:
+def run_entries(events: Sequence[AnyEvent], agent: str | None) -> tuple[list[Entry], str | None]:
     """Entries of one run's events, and the agent speaking at its end (handoffs change it)."""
     entries = []
     for event in events:
         entries.append(event_entry(event, agent))
-        handoff = field(event, "agent_handoff")
-        if isinstance(handoff, Mapping) and handoff.get("to") is not None:
-            agent = _text(handoff["to"])
+        if isinstance(event, AgentHandoff):
+            agent = printable(event.to_agent)
     return entries, agent
 
 
-def item_entry(item: object) -> Entry:
-    """A chat-context item: `{role, text}` is a message, any other is shaped like an event."""
-    if isinstance(item, Mapping) and "role" in item:
-        return _message({**item, "source": None}, None)
-    return event_entry(item, None)
+def item_entry(item: ChatItem) -> Entry:
+    """A chat-context item, drawn as the event of its kind (a message without its source)."""
+    return event_entry(item.as_event(), None)
 
 
-def event_entry(event: object, agent: str | None) -> Entry:
-    if isinstance(event, Mapping) and len(event) == 1:
-        ((kind, fields),) = event.items()
-        draw = _EVENTS.get(kind) if isinstance(fields, Mapping) else None
-        if draw is not None:
-            return draw(fields, agent)
+def event_entry(event: AnyEvent, agent: str | None) -> Entry:
+    match event:
+        case Message():
+            return _message(event, agent)
+        case FunctionCall(name=name, arguments=arguments):
+            shown = arguments if isinstance(arguments, str) else _json(arguments)
+            return Entry("call", f"{printable(name)}({printable(shown)})")
+        case FunctionCallOutput(output=output, is_error=is_error):
+            text = printable(_json(output))
+            return Entry("output", f"error: {text}" if is_error else text)
+        case AgentHandoff(from_agent=old, to_agent=new):
+            shown = "(none)" if old is None else printable(old)
+            return Entry("handoff", f"{shown} → {printable(new)}")
+        case ChatCtxUpdated():
+            return _chat_ctx_updated(event)
+        case InstructionsUpdated(agent=owner, instructions=instructions):
+            return Entry("note", f"instructions of {printable(owner)}: {printable(instructions)}")
+        case ToolsUpdated(agent=owner, added=added, removed=removed):
+            changes = [f"+ {printable(tool)}" for tool in added]
+            changes += [f"- {printable(tool)}" for tool in removed]
+            return Entry("note", f"tools of {printable(owner)}: {', '.join(changes)}")
+        case SpeechWithoutMessage(source=source, outcome=outcome):
+            return Entry("failure", f"{printable(source)} speech {printable(outcome)}, no message")
     return Entry("note", printable(describe_event(event)))
 
 
-def _message(fields: Mapping[str, object], agent: str | None) -> Entry:
-    role = _text(fields.get("role"))
-    text = _text(fields.get("text", ""))
-    marks = [_text(fields["source"])] if fields.get("source") is not None else []
-    if fields.get("interrupted") is True:
+def _message(message: Message, agent: str | None) -> Entry:
+    marks = [printable(message.source)] if message.source is not None else []
+    if message.interrupted:
         marks.append("interrupted")
+    role = printable(message.role)
     if role == "user":
         who, drawn = "user", "user"
     elif role == "assistant":
         who, drawn = agent or "assistant", "agent"
     else:
         who, drawn = role, "system"
+    text = printable(message.text)
     return Entry(drawn, text, who + (f" ({', '.join(marks)})" if marks else ""))
 
 
-def _function_call(fields: Mapping[str, object], agent: str | None) -> Entry:
-    arguments = fields.get("arguments", {})
-    shown = _text(arguments) if isinstance(arguments, str) else _json(arguments)
-    return Entry("call", f"{_text(fields.get('name'))}({printable(shown)})")
-
-
-def _function_call_output(fields: Mapping[str, object], agent: str | None) -> Entry:
-    output = printable(_json(fields.get("output", "")))
-    return Entry("output", f"error: {output}" if fields.get("is_error") is True else output)
-
-
-def _agent_handoff(fields: Mapping[str, object], agent: str | None) -> Entry:
-    old = fields.get("from")
-    shown = "(none)" if old is None else _text(old)
-    return Entry("handoff", f"{shown} → {_text(fields.get('to'))}")
-
-
-def _chat_ctx_updated(fields: Mapping[str, object], agent: str | None) -> Entry:
-    details = [f"+ {item_entry(item).one_line()}" for item in listed(fields.get("added"))]
-    details += [f"- {item_entry(item).one_line()}" for item in listed(fields.get("removed"))]
-    return Entry("note", f"chat context of {_text(fields.get('agent'))}", details=tuple(details))
-
-
-def _instructions_updated(fields: Mapping[str, object], agent: str | None) -> Entry:
-    instructions = _text(fields.get("instructions"))
-    return Entry("note", f"instructions of {_text(fields.get('agent'))}: {instructions}")
-
-
-def _tools_updated(fields: Mapping[str, object], agent: str | None) -> Entry:
-    changes = [f"+ {_text(tool)}" for tool in listed(fields.get("added"))]
-    changes += [f"- {_text(tool)}" for tool in listed(fields.get("removed"))]
-    return Entry("note", f"tools of {_text(fields.get('agent'))}: {', '.join(changes)}")
-
-
-def _speech_without_message(fields: Mapping[str, object], agent: str | None) -> Entry:
-    source, outcome = _text(fields.get("source")), _text(fields.get("outcome"))
-    return Entry("failure", f"{source} speech {outcome}, no message")
-
-
-_EVENTS: Final = {
-    "message": _message,
-    "function_call": _function_call,
-    "function_call_output": _function_call_output,
-    "agent_handoff": _agent_handoff,
-    "chat_ctx_updated": _chat_ctx_updated,
-    "instructions_updated": _instructions_updated,
-    "tools_updated": _tools_updated,
-    "speech_without_message": _speech_without_message,
-}
+def _chat_ctx_updated(event: ChatCtxUpdated) -> Entry:
+    details = [f"+ {item_entry(item).one_line()}" for item in event.added]
+    details += [f"- {item_entry(item).one_line()}" for item in event.removed]
+    return Entry("note", f"chat context of {printable(event.agent)}", details=tuple(details))
 
 
 # --- the terminal ---------------------------------------------------------------------
@@ -218,27 +166,28 @@ def entry_lines(entry: Entry) -> list[str]:
     return [_style(entry.role, line) for line in lines]
 
 
-def conversation(golden: Golden) -> list[str]:
+def conversation(golden: Timeline) -> list[str]:
     """A golden as terminal lines: run headings, who said what, and the final chat context."""
+    if not golden.sessions:
+        return [_style("note", "(the test started no AgentSession)")]
     lines: list[str] = []
-    numbered = "sessions" in golden
-    for number, session in enumerate(golden_sessions(golden) or [], start=1):
+    numbered = len(golden.sessions) != 1  # as the golden writes them: `sessions:` or not
+    for number, session in enumerate(golden.sessions, start=1):
         if numbered:
             lines.append(_style("title", f"══ session {number} ══"))
         agent: str | None = None
-        for run_number, run in enumerate(listed(session.get("runs")), start=1):
+        for run_number, run in enumerate(session.runs, start=1):
             lines.append(_style("title", f"━━ {run_title(run_number, run)} ━━"))
-            entries, agent = run_entries(listed(field(run, "events")), agent)
+            entries, agent = run_entries(run.events, agent)
             for entry in entries:
                 lines += entry_lines(entry)
-        chat_ctx = session.get("chat_ctx")
-        if chat_ctx is not None:
-            lines.append(_style("title", f"━━ final chat context: {ctx_agent(chat_ctx)} ━━"))
-            for item in listed(field(chat_ctx, "items")):
+        if session.chat_ctx is not None:
+            title = f"━━ final chat context: {ctx_agent(session.chat_ctx)} ━━"
+            lines.append(_style("title", title))
+            for item in session.chat_ctx.items:
                 lines += entry_lines(item_entry(item))
     return lines
 
 
-def ctx_agent(chat_ctx: object) -> str:
-    agent = field(chat_ctx, "agent")
-    return "?" if agent is None else _text(agent)
+def ctx_agent(chat_ctx: ChatCtxSnapshot) -> str:
+    return printable(chat_ctx.agent)

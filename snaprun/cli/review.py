@@ -17,10 +17,11 @@ from typing import Final
 
 from snaprun import yamlio
 from snaprun.cli.project import CommandError, Project
-from snaprun.cli.render import ctx_agent, field, golden_sessions, item_entry, listed
-from snaprun.describe import describe_event, run_label
+from snaprun.describe import describe_event, describe_item, run_label, shorten
 from snaprun.golden.diff import diff_goldens
 from snaprun.paths import shown
+from snaprun.shape import GoldenShapeError
+from snaprun.timeline import Run, Timeline
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,10 @@ class GoldenChange:
     path: str
     status: str
     """added, deleted or modified."""
-    old: object = None
-    """The base revision's golden, loaded; None when added or unreadable."""
-    new: object = None
-    """The working tree's golden, loaded; None when deleted or unreadable."""
+    old: Timeline | None = None
+    """The base revision's golden, read; None when added or unreadable."""
+    new: Timeline | None = None
+    """The working tree's golden, read; None when deleted or unreadable."""
     problem: str = ""
     """Why a side could not be read, e.g. `the working-tree version is not valid YAML: …`."""
 
@@ -45,27 +46,25 @@ _DIFF_MARKS: Final = {"added": "+", "duplicated": "+", "removed": "-", "changed"
 _TALLY_ORDER: Final = ("added", "removed", "changed", "moved", "duplicated")
 
 
-def run_groups(old: object, new: object) -> list[str]:
+def run_groups(old: Timeline, new: Timeline) -> list[str]:
     """The place labels diff.diff_goldens starts its lines with, longest first."""
-    old_sessions, new_sessions = golden_sessions(old) or [], golden_sessions(new) or []
-    several = max(len(old_sessions), len(new_sessions)) > 1
+    several = max(len(old.sessions), len(new.sessions)) > 1
     labels = []
-    for index in range(max(len(old_sessions), len(new_sessions))):
+    for index in range(max(len(old.sessions), len(new.sessions))):
         prefix = f"session {index + 1}, " if several else ""
-        old_runs = listed(field(_at(old_sessions, index), "runs"))
-        new_runs = listed(field(_at(new_sessions, index), "runs"))
+        old_runs, new_runs = _runs(old, index), _runs(new, index)
         for number in range(1, max(len(old_runs), len(new_runs)) + 1):
-            run = _at(old_runs, number - 1) if number <= len(old_runs) else new_runs[number - 1]
+            run = old_runs[number - 1] if number <= len(old_runs) else new_runs[number - 1]
             labels.append(prefix + run_label(number, run))
         labels.append(prefix + "chat_ctx")
     return sorted(labels, key=len, reverse=True)
 
 
-def _at(items: Sequence[object], index: int) -> object:
-    return items[index] if index < len(items) else None
+def _runs(golden: Timeline, index: int) -> tuple[Run, ...]:
+    return golden.sessions[index].runs if index < len(golden.sessions) else ()
 
 
-def grouped_findings(old: object, new: object) -> dict[str, list[str]]:
+def grouped_findings(old: Timeline, new: Timeline) -> dict[str, list[str]]:
     """diff.diff_goldens lines by run (or chat_ctx), reworded as changes: `added event 8 — …`."""
     labels = run_groups(old, new)
     groups: dict[str, list[str]] = {}
@@ -112,33 +111,26 @@ def _counted(label: str, line: str) -> tuple[str, str, str]:
     return "golden field", "changed", line
 
 
-def shape(golden: object) -> str:
+def shape(golden: Timeline) -> str:
     """`2 runs, 11 events`."""
-    sessions = golden_sessions(golden) or []
-    runs = [run for session in sessions for run in listed(session.get("runs"))]
-    events = sum(len(listed(field(run, "events"))) for run in runs)
+    runs = [run for session in golden.sessions for run in session.runs]
+    events = sum(len(run.events) for run in runs)
     plural = "" if len(runs) == 1 else "s"
     return f"{len(runs)} run{plural}, {events} event{'' if events == 1 else 's'}"
 
 
-def _short(text: str, limit: int = 100) -> str:
-    text = text.replace("\n", "⏎")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _whole_golden_lines(golden: object, mark: str) -> list[str]:
+def _whole_golden_lines(golden: Timeline, mark: str) -> list[str]:
     """Every event of a golden added or deleted as a whole, for a ```diff block."""
     lines = []
-    sessions = golden_sessions(golden) or []
+    sessions = golden.sessions
     for index, session in enumerate(sessions):
         prefix = f"session {index + 1}, " if len(sessions) > 1 else ""
-        for number, run in enumerate(listed(session.get("runs")), start=1):
+        for number, run in enumerate(session.runs, start=1):
             lines.append(f"@@ {prefix}{run_label(number, run)} @@")
-            lines += [f"{mark} {describe_event(e)}" for e in listed(field(run, "events"))]
-        items = listed(field(session.get("chat_ctx"), "items"))
-        if items:
-            lines.append(f"@@ {prefix}chat_ctx ({ctx_agent(session.get('chat_ctx'))}) @@")
-            lines += [f"{mark} {_short(item_entry(item).one_line())}" for item in items]
+            lines += [f"{mark} {describe_event(event)}" for event in run.events]
+        if session.chat_ctx is not None and session.chat_ctx.items:
+            lines.append(f"@@ {prefix}chat_ctx ({shorten(session.chat_ctx.agent)}) @@")
+            lines += [f"{mark} {describe_item(item)}" for item in session.chat_ctx.items]
     return lines
 
 
@@ -159,8 +151,8 @@ def _longest_backticks(text: str) -> int:
 def _golden_markdown(change: GoldenChange) -> list[str]:
     lines = [f"### {change.status}: {_code_span(change.path)}", ""]
     if change.problem:
-        return [*lines, f"snaprun could not compare it: {_short(change.problem, 300)}", ""]
-    if change.status == "modified":
+        return [*lines, f"snaprun could not compare it: {shorten(change.problem, 300)}", ""]
+    if change.old is not None and change.new is not None:
         groups = grouped_findings(change.old, change.new)
         body = []
         for label, findings in groups.items():
@@ -168,7 +160,8 @@ def _golden_markdown(change: GoldenChange) -> list[str]:
             body += [f"{_DIFF_MARKS.get(line.split(' ')[0], ' ')} {line}" for line in findings]
         lines += [tally(groups) + ".", ""]
     else:
-        golden, mark = (change.new, "+") if change.status == "added" else (change.old, "-")
+        mark = "+" if change.new is not None else "-"
+        golden = change.new or change.old or Timeline()
         body = _whole_golden_lines(golden, mark)
         lines += [f"{'New' if mark == '+' else 'Deleted'} golden: {shape(golden)}.", ""]
     # Lines of a diff block start with a mark or "@@", never with a backtick: ``` is safe.
@@ -272,11 +265,10 @@ def _change(top: Path, commit: str, path: str, status: str) -> GoldenChange:
     return GoldenChange(shown_path, status, old, new)
 
 
-def _loaded(data: bytes, side: str) -> object:
+def _loaded(data: bytes, side: str) -> Timeline:
     try:
-        golden = yamlio.load(data.decode("utf-8"))
+        return Timeline.from_data(yamlio.load(data.decode("utf-8")))
     except (UnicodeDecodeError, yamlio.YamlError) as error:
         raise CommandError(f"{side} is not valid YAML: {error}") from None
-    if golden_sessions(golden) is None:
-        raise CommandError(f"{side} is not a snaprun golden (it has no `runs` list)")
-    return golden
+    except GoldenShapeError as error:
+        raise CommandError(f"{side} is not a snaprun golden ({error})") from None

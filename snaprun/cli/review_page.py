@@ -9,24 +9,15 @@ from a golden goes through `html.escape`.
 
 from __future__ import annotations
 
-import difflib
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 from typing import Final
 
-from snaprun.cli.render import (
-    Entry,
-    ctx_agent,
-    field,
-    golden_sessions,
-    item_entry,
-    listed,
-    run_entries,
-    run_title,
-)
+from snaprun.cli.render import Entry, ctx_agent, item_entry, run_entries, run_title
 from snaprun.cli.review import GoldenChange, grouped_findings, shape, tally
+from snaprun.golden.diff import Alignment, align, align_items
+from snaprun.timeline import ChatCtxSnapshot, Run, SessionTimeline, Timeline
 
 
 @dataclass(frozen=True)
@@ -38,63 +29,28 @@ class Shown:
     before: Entry | None = None
 
 
-def _key(entry: object) -> str:
-    return json.dumps(entry, sort_keys=True, ensure_ascii=False, default=repr)
-
-
-def _kind(entry: object) -> str | None:
-    """`message` for a chat item or message event; the event kind otherwise."""
-    if isinstance(entry, Mapping):
-        if "role" in entry:
-            return "message"
-        if len(entry) == 1:
-            return str(next(iter(entry)))
-    return None
-
-
 def aligned(
-    old: Sequence[object],
-    old_entries: Sequence[Entry],
-    new: Sequence[object],
-    new_entries: Sequence[Entry],
+    alignment: Alignment, old_entries: Sequence[Entry], new_entries: Sequence[Entry]
 ) -> list[Shown]:
     """Old and new entries merged in order, each marked with what the change did to it.
 
-    Equal events are matched by difflib; in a replaced stretch an old event and the next new
-    one of the same kind are one changed event, as diff.py pairs them, and the rest were
-    removed or added (a moved event shows as removed in one place and added in the other).
+    Equal events are matched as diff.py matches them, and an old event one of the same kind
+    changed into is shown as one changed event; the rest were removed or added (a moved event
+    shows as removed in one place and added in the other).
     """
-    matcher = difflib.SequenceMatcher(None, [_key(e) for e in old], [_key(e) for e in new])
     shown: list[Shown] = []
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    changed_from = set(alignment.changed.values())
+    for tag, i1, i2, j1, j2 in alignment.opcodes:
         if tag == "equal":
             shown += [Shown(new_entries[j]) for j in range(j1, j2)]
             continue
-        pairs = _pairs_by_kind(old[i1:i2], new[j1:j2])
-        paired_old = {i for i, _ in pairs}
-        paired_new = {j: i for i, j in pairs}
-        shown += [
-            Shown(old_entries[i1 + i], "removed") for i in range(i2 - i1) if i not in paired_old
-        ]
-        for j in range(j2 - j1):
-            if j in paired_new:
-                before = old_entries[i1 + paired_new[j]]
-                shown.append(Shown(new_entries[j1 + j], "changed", before))
+        shown += [Shown(old_entries[i], "removed") for i in range(i1, i2) if i not in changed_from]
+        for j in range(j1, j2):
+            if j in alignment.changed:
+                shown.append(Shown(new_entries[j], "changed", old_entries[alignment.changed[j]]))
             else:
-                shown.append(Shown(new_entries[j1 + j], "added"))
+                shown.append(Shown(new_entries[j], "added"))
     return shown
-
-
-def _pairs_by_kind(old: Sequence[object], new: Sequence[object]) -> list[tuple[int, int]]:
-    pairs: list[tuple[int, int]] = []
-    start = 0
-    for i, entry in enumerate(old):
-        kind = _kind(entry)
-        match = next((j for j in range(start, len(new)) if kind and _kind(new[j]) == kind), None)
-        if match is not None:
-            pairs.append((i, match))
-            start = match + 1
-    return pairs
 
 
 # --- drawing --------------------------------------------------------------------------
@@ -156,37 +112,42 @@ def _block(title: str, shown: Sequence[Shown], note: str, status: str) -> str:
     )
 
 
-def _session_blocks(old: Mapping[str, object], new: Mapping[str, object], status: str) -> list[str]:
-    old_runs, new_runs = listed(old.get("runs")), listed(new.get("runs"))
+_NO_SESSION: Final = SessionTimeline(runs=(), chat_ctx=None)
+
+
+def _session_blocks(old: SessionTimeline, new: SessionTimeline, status: str) -> list[str]:
     blocks = []
     old_agent: str | None = None
     new_agent: str | None = None
-    for index in range(max(len(old_runs), len(new_runs))):
-        old_run = old_runs[index] if index < len(old_runs) else None
-        new_run = new_runs[index] if index < len(new_runs) else None
-        old_events, new_events = listed(field(old_run, "events")), listed(field(new_run, "events"))
+    for index in range(max(len(old.runs), len(new.runs))):
+        old_run = old.runs[index] if index < len(old.runs) else None
+        new_run = new.runs[index] if index < len(new.runs) else None
+        old_events = () if old_run is None else old_run.events
+        new_events = () if new_run is None else new_run.events
         old_entries, old_agent = run_entries(old_events, old_agent)
         new_entries, new_agent = run_entries(new_events, new_agent)
-        shown = aligned(old_events, old_entries, new_events, new_entries)
-        title = run_title(index + 1, new_run if new_run is not None else old_run)
+        shown = aligned(align(old_events, new_events), old_entries, new_entries)
+        title = run_title(index + 1, new_run or old_run or Run("run", ()))
         note = _run_note(index + 1, old_run, new_run)
         blocks.append(_block(title, shown, note, status))
-    old_ctx, new_ctx = old.get("chat_ctx"), new.get("chat_ctx")
-    if old_ctx is not None or new_ctx is not None:
-        old_items, new_items = listed(field(old_ctx, "items")), listed(field(new_ctx, "items"))
-        shown = aligned(
-            old_items,
-            [item_entry(i) for i in old_items],
-            new_items,
-            [item_entry(i) for i in new_items],
-        )
-        agent = ctx_agent(new_ctx if new_ctx is not None else old_ctx)
-        note = "" if ctx_agent(old_ctx) == agent or old_ctx is None else f"was {ctx_agent(old_ctx)}"
-        blocks.append(_block(f"final chat context: {agent}", shown, note, status))
+    if old.chat_ctx is not None or new.chat_ctx is not None:
+        blocks.append(_chat_ctx_block(old.chat_ctx, new.chat_ctx, status))
     return blocks
 
 
-def _run_note(number: int, old_run: object, new_run: object) -> str:
+def _chat_ctx_block(old: ChatCtxSnapshot | None, new: ChatCtxSnapshot | None, status: str) -> str:
+    old_items = () if old is None else old.items
+    new_items = () if new is None else new.items
+    alignment = align_items(old_items, new_items)
+    shown = aligned(
+        alignment, [item_entry(i) for i in old_items], [item_entry(i) for i in new_items]
+    )
+    agent = ctx_agent(new or old or ChatCtxSnapshot("?", ()))
+    note = "" if old is None or ctx_agent(old) == agent else f"was {ctx_agent(old)}"
+    return _block(f"final chat context: {agent}", shown, note, status)
+
+
+def _run_note(number: int, old_run: Run | None, new_run: Run | None) -> str:
     if old_run is None:
         return "new run"
     if new_run is None:
@@ -204,21 +165,20 @@ def _golden_html(change: GoldenChange) -> str:
         problem = f'<p class="problem">{escape(change.problem)}</p>'
         return f'<section class="golden">{heading}{problem}</section>'
     # A new or deleted golden is shown as it is, unmarked: its heading says what happened.
-    if change.status == "modified":
+    if change.old is not None and change.new is not None:
         old_golden, new_golden = change.old, change.new
         summary = tally(grouped_findings(old_golden, new_golden))
     else:
-        old_golden = new_golden = change.new if change.status == "added" else change.old
+        old_golden = new_golden = change.new or change.old or Timeline()
         summary = shape(old_golden)
-    old_sessions = golden_sessions(old_golden) or []
-    new_sessions = golden_sessions(new_golden) or []
+    old_sessions, new_sessions = old_golden.sessions, new_golden.sessions
     parts = [heading, f'<p class="summary">{escape(summary)}</p>']
     several = max(len(old_sessions), len(new_sessions)) > 1
     for index in range(max(len(old_sessions), len(new_sessions))):
         if several:
             parts.append(f"<h3>session {index + 1}</h3>")
-        old = old_sessions[index] if index < len(old_sessions) else {}
-        new = new_sessions[index] if index < len(new_sessions) else {}
+        old = old_sessions[index] if index < len(old_sessions) else _NO_SESSION
+        new = new_sessions[index] if index < len(new_sessions) else _NO_SESSION
         parts += _session_blocks(old, new, change.status)
     return f'<section class="golden status-{escape(change.status)}">{"".join(parts)}</section>'
 

@@ -11,6 +11,8 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from snaprun import yamlio
 from snaprun.files import write_atomically
 from snaprun.golden import diff, properties
+from snaprun.paths import shown
+from snaprun.shape import GoldenShapeError
 from snaprun.timeline import Timeline
 from snaprun.volatile import NO_VOLATILE, Volatile
 
@@ -61,21 +63,24 @@ class GoldenExtension(SingleFileSnapshotExtension):
     ) -> SerializedData:
         # snaprun's own normalisation first: volatile values labelled over the whole golden
         # at once, in reading order; then the project's hooks.
-        golden = self.volatile.label(timeline_of(data).to_data())
+        normalized = self.volatile.label(timeline_of(data).to_data())
         if self.normalize is not None:
-            self.normalize(golden)
-            _check_shape(golden, "a pytest_snaprun_normalize_golden hook")
-        golden = properties.filtered(golden, exclude=exclude, include=include, matcher=matcher)
-        # syrupy always passes a matcher (its own, which calls the test's if there is one).
-        _check_shape(golden, "golden(exclude=..., include=... or matcher=...)")
+            self.normalize(normalized)
+        golden = properties.filtered(normalized, exclude=exclude, include=include, matcher=matcher)
         try:
-            return yamlio.dump(golden)
+            text = yamlio.dump(golden)
         except (TypeError, ValueError) as error:
             raise UnusableGolden(
                 f"snaprun: the golden cannot be written as YAML: {error}. A golden holds plain "
                 "data: make the matcher or pytest_snaprun_normalize_golden hook return str, int, "
                 "float, bool, None, lists or dicts."
             ) from None
+        # Plain data, but is it still a golden? What could not be read back is not written.
+        if self.normalize is not None:
+            _check_shape(normalized, "a pytest_snaprun_normalize_golden hook")
+        # syrupy always passes a matcher (its own, which calls the test's if there is one).
+        _check_shape(golden, "golden(exclude=..., include=... or matcher=...)")
+        return text
 
     @classmethod
     def dirname(cls, *, test_location: PyTestLocation) -> str:
@@ -113,12 +118,13 @@ class GoldenExtension(SingleFileSnapshotExtension):
 
 def event_report(golden_text: str, actual_text: str) -> str:
     try:
-        expected = yamlio.load(golden_text) if golden_text else {}
-        actual = yamlio.load(actual_text)
+        expected = Timeline.from_data(yamlio.load(golden_text))
     except yamlio.YamlError as error:
         return f"snaprun: the golden is not valid YAML ({error}); regenerate it."
-    if not isinstance(expected, dict) or not isinstance(actual, dict):
-        return ""
+    except GoldenShapeError as error:
+        return f"snaprun: the golden is not a snaprun golden ({error}); regenerate it."
+    # The transcript's text is what `serialize` just wrote from a Timeline: it always reads.
+    actual = Timeline.from_data(yamlio.load(actual_text))
     return diff.format_report(diff.diff_goldens(expected, actual))
 
 
@@ -127,12 +133,20 @@ class UnusableGolden(Exception):
 
 
 def _check_shape(golden: object, changed_by: str) -> None:
-    if not _looks_like_golden(golden):
+    """Refuse to write what could not be read back: the golden's reader decides."""
+    try:
+        Timeline.from_data(golden)
+    except GoldenShapeError as error:
+        if error.problem == "missing 'runs'":
+            raise UnusableGolden(
+                f"snaprun: {changed_by} removed the runs a golden is made of, so the file could "
+                "not be read back. Filter or replace values inside the events (e.g. "
+                'exclude=props("text")), not the runs themselves.'
+            ) from None
         raise UnusableGolden(
-            f"snaprun: {changed_by} removed the runs a golden is made of, so the file could not "
-            "be read back. Filter or replace values inside the events (e.g. "
-            'exclude=props("text")), not the runs themselves.'
-        )
+            f"snaprun: {changed_by} left a golden that could not be read back ({error}). "
+            "Replace values with values of the same type (a text with a text)."
+        ) from None
 
 
 def normalize_by(golden: SnapshotAssertion, normalize: Callable[[dict[str, Any]], None]) -> None:
@@ -177,33 +191,19 @@ def check_golden(golden: SnapshotAssertion) -> None:
     path = Path(golden_locations(golden)[0])
     if not path.exists():
         return
+    problem = None
     try:
-        data = yamlio.load(path.read_text(encoding="utf-8"))
-        problem = None if _looks_like_golden(data) else "it is not a snaprun golden"
+        Timeline.from_data(yamlio.load(path.read_text(encoding="utf-8")))
     except (yamlio.YamlError, UnicodeDecodeError) as error:
         problem = f"it is not valid YAML: {error}"
+    except GoldenShapeError as error:
+        problem = f"it is not a snaprun golden: {error}"
     if problem is not None:
         raise CorruptGolden(
-            f"snaprun: the golden {_display(path)} is corrupt ({problem}). Regenerate it with:"
+            f"snaprun: the golden {shown(path)} is corrupt ({problem}). Regenerate it with:"
             f"\n    pytest --snapshot-update '{golden.test_location.nodeid}'"
         )
 
 
 class CorruptGolden(Exception):
     """A golden that cannot be read: truncated, not YAML, or not a transcript."""
-
-
-def _looks_like_golden(data: object) -> bool:
-    if not isinstance(data, dict):
-        return False
-    sessions = data.get("sessions", [data])
-    return isinstance(sessions, list) and all(
-        isinstance(s, dict) and isinstance(s.get("runs"), list) for s in sessions
-    )
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
