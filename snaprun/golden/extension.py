@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -136,6 +138,58 @@ def normalize_by(golden: SnapshotAssertion, normalize: Callable[[dict[str, Any]]
     extension = golden.extension
     if isinstance(extension, GoldenExtension):
         extension.normalize = normalize
+
+
+_CONTEXT_LINES = 2
+
+
+def mismatch_report(golden: SnapshotAssertion, accept_command: str, width: int) -> str | None:
+    """What a test whose transcript differs from its golden prints, or None if it does not:
+    the event-level findings, the changed lines of the YAML in full (wrapped at `width`, so a
+    long text is never cut), and the command that accepts the change."""
+    failed = [result for result in golden.executions.values() if not result.success]
+    if not failed:
+        return None
+    result = failed[-1]
+    location = Path(result.snapshot_location)
+    if result.recalled_data is None:
+        return (
+            f"snaprun: this test has no golden yet ({_display(location)}). Write it with:\n"
+            f"  {accept_command}"
+        )
+    golden_text, actual_text = str(result.recalled_data), str(result.asserted_data)
+    findings = (
+        event_report(golden_text, actual_text) or "snaprun: the transcript differs from its golden:"
+    )
+    lines = [findings, f"The golden {_display(location)}, line by line (- golden, + this run):"]
+    lines += [
+        wrapped for line in _line_diff(golden_text, actual_text) for wrapped in _wrap(line, width)
+    ]
+    lines += ["If the change is intended, accept it:", f"  {accept_command}"]
+    return "\n".join(lines)
+
+
+def _line_diff(golden_text: str, actual_text: str) -> Iterator[str]:
+    diff = difflib.unified_diff(
+        golden_text.splitlines(), actual_text.splitlines(), n=_CONTEXT_LINES, lineterm=""
+    )
+    for line in diff:
+        if not line.startswith(("---", "+++")):
+            yield line
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """A diff line in pieces that fit `width`, each continued under its text, same marker."""
+    marker, text = line[:1], line[1:]
+    indent = " " * (len(text) - len(text.lstrip()) + 2)
+    pieces = textwrap.wrap(
+        text,
+        width=max(width - 3, 40),
+        subsequent_indent=indent,
+        drop_whitespace=False,
+        break_on_hyphens=False,
+    )
+    return [f"  {marker}{piece.rstrip()}" for piece in pieces] or [f"  {line}"]
 
 
 def golden_extension(rootdir: Path, snapshot_dir: str) -> type[GoldenExtension]:
