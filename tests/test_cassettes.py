@@ -198,6 +198,7 @@ def test_recording_refuses_to_write_a_secret(
     assert secret not in result.stdout.str()
     assert not project.cassette("test_greeting").exists()
     assert not project.golden("test_greeting").exists()
+    assert not (project.path / "__snapshots__").exists()  # no empty folder left behind
 
 
 def test_a_failing_test_keeps_its_old_cassette(project: Project) -> None:

@@ -152,6 +152,22 @@ async def test_greeting(transcript, golden, llm):
     )
 
 
+def test_a_golden_beside_a_test_in_a_folder_is_written_without_a_warning(
+    project: Project,
+) -> None:
+    project.pytester.mkdir("sub")
+    project.pytester.makepyfile(
+        **{
+            "sub/test_nothing": "async def test_none(transcript, golden):\n"
+            "    assert transcript == golden\n"
+        }
+    )
+    result = project.record()
+    result.assert_outcomes(passed=1)
+    assert "Can not relate" not in result.stdout.str()
+    assert (project.path / "__snapshots__/sub/test_nothing/test_none.yaml").exists()
+
+
 def test_parametrized_tests_get_one_golden_per_id(project: Project) -> None:
     project.write_test(
         """

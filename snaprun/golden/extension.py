@@ -86,6 +86,15 @@ class GoldenExtension(SingleFileSnapshotExtension):
         return str(cls.root / relative.with_suffix(""))
 
     @classmethod
+    def matches_test_location(
+        cls, *, test_location: PyTestLocation, snapshot_location: str
+    ) -> bool:
+        # syrupy looks for the test module's name in the file's; snaprun's mirrored layout puts
+        # it in the folder (`__snapshots__/tests/test_x/test_y.yaml`). Without this, syrupy
+        # warns "Can not relate snapshot location" on every golden it writes.
+        return Path(snapshot_location).parent == Path(cls.dirname(test_location=test_location))
+
+    @classmethod
     def write_snapshot_collection(
         cls,
         *,
@@ -94,6 +103,7 @@ class GoldenExtension(SingleFileSnapshotExtension):
     ) -> None:
         location = snapshot_collection.location
         if location in cls.protected:
+            _remove_empty_folders(Path(location).parent, cls.root)  # syrupy made them to write
             return
         data = next(iter(snapshot_collection)).data
         write_atomically(Path(location), str(data))
@@ -107,6 +117,15 @@ class GoldenExtension(SingleFileSnapshotExtension):
             yield from report.splitlines()
             yield ""
         yield from super().diff_lines(serialized_data, snapshot_data)
+
+
+def _remove_empty_folders(folder: Path, root: Path) -> None:
+    while folder == root or root in folder.parents:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def event_report(golden_text: str, actual_text: str) -> str:
