@@ -245,6 +245,16 @@ def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
     return (yield)
 
 
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    if config.option.update_snapshots and EXTENSION_KEY in config.stash:
+        from snaprun.golden.extension import kept_report
+
+        for line in kept_report(config.stash[EXTENSION_KEY]):
+            terminalreporter.write_line(line)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", f"{CASSETTE_MARKER}: replay or record this test's cassette, no transcript"

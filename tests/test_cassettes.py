@@ -199,6 +199,13 @@ def test_recording_refuses_to_write_a_secret(
     assert not project.cassette("test_greeting").exists()
     assert not project.golden("test_greeting").exists()
     assert not (project.path / "__snapshots__").exists()  # no empty folder left behind
+    assert "generated" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "snaprun: these goldens were left as they were, because their tests did not pass:",
+            "  __snapshots__/test_agent/test_greeting.yaml (not written)",
+        ]
+    )
 
 
 def test_a_failing_test_keeps_its_old_cassette(project: Project) -> None:

@@ -152,20 +152,35 @@ async def test_greeting(transcript, golden, llm):
     )
 
 
-def test_a_golden_beside_a_test_in_a_folder_is_written_without_a_warning(
-    project: Project,
-) -> None:
+NO_SESSION = """
+async def test_none(transcript, golden):
+    assert transcript == golden
+"""
+
+
+def test_a_golden_in_a_folder_gets_a_truthful_summary(project: Project) -> None:
     project.pytester.mkdir("sub")
-    project.pytester.makepyfile(
-        **{
-            "sub/test_nothing": "async def test_none(transcript, golden):\n"
-            "    assert transcript == golden\n"
-        }
-    )
+    project.pytester.makepyfile(**{"sub/test_nothing": NO_SESSION})
+    golden = project.path / "__snapshots__/sub/test_nothing/test_none.yaml"
     result = project.record()
     result.assert_outcomes(passed=1)
-    assert "Can not relate" not in result.stdout.str()
-    assert (project.path / "__snapshots__/sub/test_nothing/test_none.yaml").exists()
+    assert "Can not relate" not in result.stdout.str()  # syrupy's, on a mirrored layout
+    assert golden.exists()
+    written = golden.read_bytes()
+    # Failing before its assertion, the test leaves its golden neither unused nor deleted.
+    failing = NO_SESSION.replace("    assert", "    1 / 0\n    assert")
+    project.pytester.makepyfile(**{"sub/test_nothing": failing})
+    for args in ([], ["--snapshot-update"]):
+        result = project.run(*args)
+        result.assert_outcomes(failed=1)
+        assert "unused" not in result.stdout.str()
+        assert golden.read_bytes() == written
+    result.stdout.fnmatch_lines(
+        [
+            "snaprun: these goldens were left as they were, because their tests did not pass:",
+            "  __snapshots__/sub/test_nothing/test_none.yaml (unchanged)",
+        ]
+    )
 
 
 def test_parametrized_tests_get_one_golden_per_id(project: Project) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from syrupy.data import SnapshotCollections
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from snaprun import yamlio
@@ -84,6 +85,21 @@ class GoldenExtension(SingleFileSnapshotExtension):
         except ValueError:
             relative = Path(test_file.name)
         return str(cls.root / relative.with_suffix(""))
+
+    def discover_snapshots(
+        self, *, test_location: PyTestLocation, ignore_extensions: list[str] | None = None
+    ) -> SnapshotCollections:
+        # The golden of a test that did not pass was neither used nor left over: hidden from
+        # syrupy's accounting, it is not reported unused ("Re-run pytest with --snapshot-update
+        # to delete unused snapshots" would be wrong advice) nor deleted.
+        found = super().discover_snapshots(
+            test_location=test_location, ignore_extensions=ignore_extensions
+        )
+        kept = SnapshotCollections()
+        for collection in found:
+            if collection.location not in self.protected:
+                kept.add(collection)
+        return kept
 
     @classmethod
     def matches_test_location(
@@ -231,6 +247,21 @@ def protect(golden: SnapshotAssertion) -> None:
     extension = type(golden.extension)
     if issubclass(extension, GoldenExtension):
         extension.protected.update(golden_locations(golden))
+        # Nothing will be written: syrupy must not report it generated or updated.
+        for index, result in list(golden.executions.items()):
+            if result.created or result.updated:
+                del golden.executions[index]
+
+
+def kept_report(extension: type[GoldenExtension]) -> list[str]:
+    """Under --snapshot-update: the goldens left alone because their tests did not pass."""
+    if not extension.protected:
+        return []
+    lines = ["snaprun: these goldens were left as they were, because their tests did not pass:"]
+    for location in sorted(extension.protected):
+        path = Path(location)
+        lines.append(f"  {_display(path)} ({'unchanged' if path.exists() else 'not written'})")
+    return lines
 
 
 def check_golden(golden: SnapshotAssertion) -> None:
