@@ -209,12 +209,17 @@ def test_serial_and_xdist_runs_agree(project: Project) -> None:
     assert {p.name: p.read_bytes() for p in (project.path / "cassettes").rglob("*.yaml")} == (
         cassettes
     )
-    # A golden no test owns is reported the same way by both, and kept by plain replays.
-    gone = snapshots / "test_agent" / "test_gone.yaml"
-    gone.write_bytes(serial["test_greeting_0.yaml"])
+
+
+def test_a_golden_no_test_owns_is_reported_and_kept_with_or_without_xdist(
+    project: Project,
+) -> None:
+    recorded(project)
+    gone = project.golden("test_gone")
+    gone.write_bytes(project.golden("test_greeting").read_bytes())
     for args in ([], ["-n", "2"]):
         replay = project.run(*args)
-        replay.assert_outcomes(passed=4)
+        replay.assert_outcomes(passed=1)
         replay.stdout.fnmatch_lines(["*1 snapshot unused*"])
     assert gone.exists()
 
