@@ -58,6 +58,8 @@ def explain(item: pytest.Item, report: pytest.TestReport, explanation: str, summ
         ]
     report.longrepr = ExceptionChainRepr(chain)
     report.outcome = "failed"
+    if hasattr(report, "wasxfail"):
+        del report.wasxfail  # it failed, but not as the xfail marker expected
 
 
 def explain_failure(
@@ -71,7 +73,8 @@ def explain_failure(
     (they are why the test failed, or why a passing one must not pass); otherwise a golden
     that differs is told event by event, with the command that accepts it."""
     refusals = use.report_refusals() if use is not None else []
-    if refusals and not report.skipped:
+    # An expected failure does not excuse a refusal: replay itself is broken.
+    if refusals and (not report.skipped or hasattr(report, "wasxfail")):
         explain_refusals(item, report, refusals)
         return
     golden_failed = call.excinfo is not None and call.excinfo.errisinstance(AssertionError)

@@ -153,6 +153,12 @@ def test_a_request_made_twice_fails(project: Project) -> None:
             "more often than when it was recorded.",
         ]
     )
+    # An expected failure does not excuse a refusal: replay itself is broken.
+    xfail = '@pytest.mark.xfail(reason="fails for another reason")\n'
+    project.write_test(PLAIN_CLIENT.replace("TIMES", "2").replace("@pytest", xfail + "@pytest"))
+    result = project.run()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["FAILED test_agent.py::test_plain_client - snaprun: request*"])
 
 
 def test_an_interaction_removed_from_the_cassette_fails_naming_the_request(
