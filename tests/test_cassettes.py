@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import Project
 
@@ -98,7 +100,8 @@ def test_a_changed_prompt_fails_fast_in_one_screen(project: Project) -> None:
             "*_ test_greeting _*",
             "snaprun: request not in cassette cassettes/test_agent/test_greeting.yaml (record "
             "mode 'none'), so it was refused instead of reaching the network:",
-            "  POST http://127.0.0.1:*/v1/chat/completions (last message system: 'Greet the user')",
+            # (livekit-agents 1.3 sends the instructions and the on_enter's as one message)
+            "  POST http://127.0.0.1:*/v1/chat/completions (last message system: *Greet the user')",
             "*-*You are a greeter.*",
             "*+*You are a grumpy greeter.*",
             "If the change is intended, record the cassette again:",
@@ -115,12 +118,14 @@ def test_a_changed_prompt_fails_fast_in_one_screen(project: Project) -> None:
     assert failure.count("request not in cassette") == 1
     assert "more unmatched" not in failure
     assert "Traceback" not in output and "APIConnectionError" not in output
+    assert not re.search(r"test_agent\.py:\d+: ", output)  # no traceback entry
     assert len(failure.splitlines()) <= 30
     # With -v, what the test raised follows the explanation.
     verbose = project.run("-v").stdout.str()
     explanation = verbose.index("snaprun: request not in cassette")
     assert explanation < verbose.index("What the test raised on the way (shown with -v):")
-    assert "APIConnectionError" in verbose
+    # (livekit's APIConnectionError on 1.8, snaprun's refusal to compare on 1.3)
+    assert re.search(r"test_agent\.py:\d+: ", verbose[explanation:])
 
 
 def test_an_unplayed_interaction_fails_naming_it(project: Project) -> None:
