@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from syrupy.data import SnapshotCollections
+from syrupy.exceptions import SnapshotDoesNotExist
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from snaprun import yamlio
@@ -186,6 +187,8 @@ def mismatch_report(golden: SnapshotAssertion, accept_command: str, width: int) 
     if not failed:
         return None
     result = failed[-1]
+    if result.exception is not None and not isinstance(result.exception, SnapshotDoesNotExist):
+        return None  # the comparison itself failed: its own error says why
     location = Path(result.snapshot_location)
     if result.recalled_data is None:
         return (
