@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 EXTENSION_KEY = pytest.StashKey["type[GoldenExtension]"]()
 GOLDEN_KEY = pytest.StashKey["SnapshotAssertion"]()
-PASSED_KEY = pytest.StashKey[bool]()
-EXPLAINED_KEY = pytest.StashKey[bool]()
 CASSETTE_KEY = pytest.StashKey["CassetteUse"]()
 VOLATILE_KEY = pytest.StashKey["Volatile"]()
 CASSETTE_MARKER = "snaprun_cassette"
@@ -138,13 +136,10 @@ def cassette(
             placeholders = providers.placeholder_credentials(extra=extra_secrets)
             with placeholders if use.replaying else nullcontext(), deterministic_ids():
                 yield use
-            if request.node.stash.get(PASSED_KEY, False):
-                problems = use.problems()
-            else:
-                use.discard()  # a failed test's traffic is not worth keeping
-    except cassettes.UnmatchedRequest as error:
-        if not request.node.stash.get(EXPLAINED_KEY, False):
-            problems.insert(0, str(error))
+            if not use.discarded:  # discarded when the test failed: see makereport
+                problems = use.unplayed_interactions()
+    except cassettes.UnmatchedRequest:
+        pass  # the use keeps its refusals, and the test's report tells them: see makereport
     except cassettes.CassetteError as error:  # unreadable, missing, or a secret in it
         problems.insert(0, str(error))
     if problems:
@@ -163,9 +158,6 @@ def transcript(request: pytest.FixtureRequest, cassette: CassetteUse) -> Iterato
     )
     with _installed(capture):
         yield capture
-    # The assertion already showed the refused requests: the cassette need not repeat them.
-    if capture.explained_refusals:
-        request.node.stash[EXPLAINED_KEY] = True
 
 
 @contextmanager
@@ -253,15 +245,13 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    if report.when == "call":
-        item.stash[PASSED_KEY] = report.passed  # read by `cassette` at teardown
-        refused = (
-            item.stash[CASSETTE_KEY].unmatched_requests() if CASSETTE_KEY in item.stash else []
-        )
-        if report.failed and refused and not item.stash.get(EXPLAINED_KEY, False):
-            # The refused request is why the test failed: say so right in its failure.
-            report.sections.append(("snaprun: requests not in the cassette", "\n\n".join(refused)))
-            item.stash[EXPLAINED_KEY] = True
+    use = item.stash.get(CASSETTE_KEY, None)
+    if use is not None or GOLDEN_KEY in item.stash:
+        from snaprun.reporting import explain_failure
+
+        explain_failure(item, call, report, use, item.stash.get(GOLDEN_KEY, None))
+    if use is not None and report.outcome != "passed":
+        use.discard()  # a failed test's traffic is not worth keeping
     if report.outcome != "passed" and GOLDEN_KEY in item.stash:
         from snaprun.golden.extension import protect
 
@@ -277,6 +267,16 @@ def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
     if session.testsfailed or session.shouldfail or session.shouldstop:
         session.config.option.no_cleanup = True
     return (yield)
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    if config.option.update_snapshots and EXTENSION_KEY in config.stash:
+        from snaprun.golden.extension import kept_report
+
+        for line in kept_report(config.stash[EXTENSION_KEY]):
+            terminalreporter.write_line(line)
 
 
 def pytest_configure(config: pytest.Config) -> None:

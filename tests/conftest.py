@@ -60,6 +60,12 @@ from snaprun.testing import Reply, ToolCall
 """
 
 
+# Arguments of every in-process throwaway run. snaprun is already imported by this session
+# (through the editable install's finder, which pytest's assertion rewriter does not see), so
+# each inner run warns that it cannot rewrite it again: pytester's artefact, never a user's.
+INNER_RUN = ("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -89,7 +95,7 @@ class Project:
         )
 
     def run(self, *args: str) -> pytest.RunResult:
-        return self.pytester.runpytest("-p", "no:cacheprovider", *args)
+        return self.pytester.runpytest(*INNER_RUN, *args)
 
     def record(self, *args: str) -> pytest.RunResult:
         """What a user runs to record cassettes and write goldens."""

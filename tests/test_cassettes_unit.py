@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -334,17 +335,20 @@ async def test_repeated_identical_request_fails(server: ScriptedServer, path: Pa
     assert len(use.problems()) == 1
 
 
-async def test_failing_test_gets_a_note_about_refused_requests(
+async def test_a_failing_block_keeps_its_error_and_the_use_keeps_the_refusals(
     server: ScriptedServer, path: Path
 ) -> None:
     await record(path, server, FIRST)
-    with pytest.raises(AssertionError) as caught, cassette(path):
+    with pytest.raises(AssertionError) as caught, cassette(path) as use:
         await chat(server.base_url, FIRST)
         with contextlib.suppress(openai.APIError):
             await chat(server.base_url, SECOND)
         raise AssertionError("the transcript differs")  # what the test itself reports
-    notes = "\n".join(getattr(caught.value, "__notes__", []))
-    assert "request not in cassette" in notes and "'thanks!'" in notes
+    assert str(caught.value) == "the transcript differs"
+    assert not getattr(caught.value, "__notes__", [])  # told once, by whoever reports the use
+    (refusal,) = use.report_refusals()
+    assert "request not in cassette" in refusal and "'thanks!'" in refusal
+    assert use.report_refusals() == []  # each refusal is reported once
 
 
 # ---- secrets and headers -------------------------------------------------------------
@@ -605,7 +609,10 @@ async def test_replay_parses_each_recorded_body_once(
         parses += 1
         return real_parse(body)
 
-    monkeypatch.setattr(http_bodies, "parse_json", counting_parse)
+    # Counted under every name it is imported as, so no module's parse escapes the count.
+    for module in list(sys.modules.values()):
+        if module.__name__.startswith("snaprun.") and vars(module).get("parse_json") is real_parse:
+            monkeypatch.setattr(module, "parse_json", counting_parse)
     with cassette(path) as use:
         for conversation in conversations:
             await chat(server.base_url, conversation)

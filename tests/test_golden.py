@@ -167,6 +167,83 @@ async def test_greeting(transcript, golden, llm):
     )
 
 
+def test_a_changed_golden_shows_the_whole_new_text_and_the_command(project: Project) -> None:
+    long_reply = "Hello! " + " ".join(f"word{n}" for n in range(40)) + " END."
+    project.write_test(
+        GREETER.replace("Hello! How can I help?", long_reply)
+        + """
+async def test_greeting(transcript, golden, llm):
+    async with AgentSession(llm=llm) as session:
+        await session.start(Greeter())
+    assert transcript == golden
+"""
+    )
+    project.record().assert_outcomes(passed=1)
+    golden = project.golden("test_greeting")
+    golden.write_text(golden.read_text().replace(long_reply, "Hi!"))
+    for args in ([], ["-vv"]):
+        result = project.run(*args)
+        result.assert_outcomes(failed=1)
+        output = result.stdout.str()
+        shown = output[output.index(" test_greeting ") :]
+        # The event-level findings, then every word of the new text, then the command.
+        result.stdout.fnmatch_lines(
+            [
+                "snaprun: the transcript differs from its golden in 2 places:",
+                '  run 1 (start): changed event 2 — message: text "Hi!" → "Hello! word0 *',
+                "The golden __snapshots__/test_agent/test_greeting.yaml, line by line "
+                "(- golden, + this run):",
+                "  -      text: Hi!",
+                "  +      text: Hello! word0 word1 *",
+                "If the change is intended, accept it:",
+                "  pytest --snapshot-update 'test_agent.py::test_greeting'",
+                "FAILED test_agent.py::test_greeting - snaprun: the transcript differs from *",
+            ]
+        )
+        assert all(f"word{n} " in shown for n in range(40)) and "END." in shown
+        assert "Full output truncated" not in output
+    # Recording again, the cassette changes too: the command says so.
+    result = project.run("--record-mode=rewrite")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "If the change is intended, accept it:",
+            "  pytest --record-mode=rewrite --snapshot-update 'test_agent.py::test_greeting'",
+        ]
+    )
+
+
+NO_SESSION = """
+async def test_none(transcript, golden):
+    assert transcript == golden
+"""
+
+
+def test_a_golden_in_a_folder_gets_a_truthful_summary(project: Project) -> None:
+    project.pytester.mkdir("sub")
+    project.pytester.makepyfile(**{"sub/test_nothing": NO_SESSION})
+    golden = project.path / "__snapshots__/sub/test_nothing/test_none.yaml"
+    result = project.record()
+    result.assert_outcomes(passed=1)
+    assert "Can not relate" not in result.stdout.str()  # syrupy's, on a mirrored layout
+    assert golden.exists()
+    written = golden.read_bytes()
+    # Failing before its assertion, the test leaves its golden neither unused nor deleted.
+    failing = NO_SESSION.replace("    assert", "    1 / 0\n    assert")
+    project.pytester.makepyfile(**{"sub/test_nothing": failing})
+    for args in ([], ["--snapshot-update"]):
+        result = project.run(*args)
+        result.assert_outcomes(failed=1)
+        assert "unused" not in result.stdout.str()
+        assert golden.read_bytes() == written
+    result.stdout.fnmatch_lines(
+        [
+            "snaprun: these goldens were left as they were, because their tests did not pass:",
+            "  __snapshots__/sub/test_nothing/test_none.yaml (unchanged)",
+        ]
+    )
+
+
 def test_parametrized_tests_get_one_golden_per_id(project: Project) -> None:
     project.write_test(
         """

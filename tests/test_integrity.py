@@ -31,7 +31,7 @@ def recorded(project: Project, body: str = PASSING) -> None:
     project.record().assert_outcomes(passed=1)
 
 
-def test_a_golden_with_an_event_removed_names_the_missing_event(project: Project) -> None:
+def test_a_golden_with_an_event_removed_names_the_unexpected_event(project: Project) -> None:
     recorded(project)
     golden = project.golden("test_greeting")
     text = golden.read_text()
@@ -147,8 +147,10 @@ def test_a_test_failing_after_its_assertion_keeps_its_golden(project: Project) -
         + PASSING
         + "    raise RuntimeError('after the assertion')\n"
     )
-    result = project.record()
+    # Recorded again, the new reply reaches the transcript: only protect() keeps the golden.
+    result = project.run("--record-mode=rewrite", "--snapshot-update")
     result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: after the assertion*"])
     assert golden.read_bytes() == before
 
 
@@ -212,12 +214,17 @@ def test_serial_and_xdist_runs_agree(project: Project) -> None:
     assert {p.name: p.read_bytes() for p in (project.path / "cassettes").rglob("*.yaml")} == (
         cassettes
     )
-    # A golden no test owns is reported the same way by both, and kept by plain replays.
-    gone = snapshots / "test_agent" / "test_gone.yaml"
-    gone.write_bytes(serial["test_greeting_0.yaml"])
+
+
+def test_a_golden_no_test_owns_is_reported_and_kept_with_or_without_xdist(
+    project: Project,
+) -> None:
+    recorded(project)
+    gone = project.golden("test_gone")
+    gone.write_bytes(project.golden("test_greeting").read_bytes())
     for args in ([], ["-n", "2"]):
         replay = project.run(*args)
-        replay.assert_outcomes(passed=4)
+        replay.assert_outcomes(passed=1)
         replay.stdout.fnmatch_lines(["*1 snapshot unused*"])
     assert gone.exists()
 

@@ -8,7 +8,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import pytest
-from conftest import Project, free_port
+from conftest import INNER_RUN, Project, free_port
 
 from snaprun.testing import ScriptedServer
 
@@ -139,7 +139,7 @@ def test_use_it_in_your_project_records_and_replays_in_a_fresh_project_with_no_w
     legacy = ["-o", "snaprun_runresult_check=off"] if LIVEKIT < (1, 7) else []
 
     for args in (record, replay):
-        result = pytester.runpytest("-p", "no:cacheprovider", *args, *legacy)
+        result = pytester.runpytest(*INNER_RUN, *args, *legacy)
         result.assert_outcomes(passed=1, warnings=0)
         assert "Warning" not in result.stdout.str()
     golden = (pytester.path / "__snapshots__/test_ice_cream/test_ice_cream.yaml").read_text()
@@ -150,7 +150,7 @@ def test_use_it_in_your_project_records_and_replays_in_a_fresh_project_with_no_w
     # (method, path and body), the same cassette replays.
     moved = conftest.replace("PORT = 18080", f"PORT = {free_port()}")
     pytester.makeconftest(moved)
-    pytester.runpytest("-p", "no:cacheprovider", *replay, *legacy).assert_outcomes(failed=1)
+    pytester.runpytest(*INNER_RUN, *replay, *legacy).assert_outcomes(failed=1)
     matching = block("python", "def vcr_config():").replace("# tests/conftest.py\n", "")
     pytester.makeconftest(moved + "\n\n" + matching)
-    pytester.runpytest("-p", "no:cacheprovider", *replay, *legacy).assert_outcomes(passed=1)
+    pytester.runpytest(*INNER_RUN, *replay, *legacy).assert_outcomes(passed=1)

@@ -274,7 +274,9 @@ async def test_chunk_delay_really_delays_and_streams() -> None:
 
 @pytest.mark.asyncio
 async def test_client_hanging_up_mid_stream_is_quiet(caplog: pytest.LogCaptureFixture) -> None:
-    server = ScriptedServer([Reply(match="", text=LONG_TEXT * 5)], chunk_delay=0.02).start()
+    # The stream would take hours: stop() returns only because it cancels it (its own
+    # bounded wait raises otherwise), whatever the machine's speed.
+    server = ScriptedServer([Reply(match="", text=LONG_TEXT * 5)], chunk_delay=3600).start()
     try:
         async with client_for(server) as client:
             response = await client.chat.completions.create(
@@ -283,11 +285,8 @@ async def test_client_hanging_up_mid_stream_is_quiet(caplog: pytest.LogCaptureFi
             async for _ in response:
                 break  # like an interrupted livekit reply
             await response.close()
-        await asyncio.sleep(0.1)  # let the server notice on its next write
     finally:
-        started = time.monotonic()
         server.stop()
-    assert time.monotonic() - started < 1.0
     assert not [r for r in caplog.records if r.levelname == "ERROR"]
 
 

@@ -59,9 +59,8 @@ class Capture:
         self.settle_timeout = settle_timeout
         self.run_result_check = run_result_check
         # Requests the cassette could not answer: the likeliest cause of any other difference,
-        # so they are reported first and instead of a golden diff.
+        # so a transcript with refusals is not compared at all. The cassette use reports them.
         self.refused_requests = refused_requests
-        self.explained_refusals = False
         self._checked: tuple[int, ...] | None = None
         self.labels = CallLabels()
         self.sessions: list[SessionRecorder] = []
@@ -95,8 +94,10 @@ class Capture:
     def check(self) -> None:
         refused = self.refused_requests()
         if refused:
-            self.explained_refusals = True
-            raise CaptureProblem("\n\n".join(refused))
+            raise CaptureProblem(
+                f"snaprun: the cassette refused {len(refused)} request(s), so this transcript "
+                "is incomplete and was not compared with its golden."
+            )
         problems = [p for r in self.sessions for p in r.problems + r.missing_from_timeline()]
         mismatches = []
         if self.run_result_check != "off":

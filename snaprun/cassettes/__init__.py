@@ -34,6 +34,7 @@ cassette, and checks and writes what was recorded.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Literal, TypeGuard
@@ -53,7 +54,14 @@ from snaprun.cassettes.errors import (
 from snaprun.cassettes.format import FORMAT_VERSION, CassetteSerializer
 from snaprun.cassettes.http_bodies import Json, match_body_as_data, request_body, response_body
 from snaprun.cassettes.providers import RESPONSE_HEADERS
-from snaprun.cassettes.replay import REFUSAL_TEXT, CassetteContext, ExactCassette, request_summary
+from snaprun.cassettes.replay import (
+    CLIENT_LOGGERS,
+    REFUSAL_TEXT,
+    BriefRefusalLogs,
+    CassetteContext,
+    ExactCassette,
+    request_summary,
+)
 from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS, check_no_secrets
 from snaprun.cassettes.websocket import WebSocketTape
 from snaprun.cassettes.websocket_form import SocketRecording
@@ -110,7 +118,11 @@ KEPT_HEADERS: Final[tuple[str, ...]] = ("content-type", *RESPONSE_HEADERS)
 
 
 class CassetteUse:
-    """One test's use of one cassette, as handed out by :func:`open_cassette`."""
+    """One test's use of one cassette, as handed out by :func:`open_cassette`.
+
+    It owns the requests it refused: whoever reports them (the plugin, in the test's failure
+    report) takes them with :meth:`report_refusals`, so each is told exactly once.
+    """
 
     def __init__(self, path: Path, rerecord_command: str) -> None:
         self.path = path
@@ -119,52 +131,55 @@ class CassetteUse:
         self._cassette: ExactCassette | None = None
         self._sockets: WebSocketTape | None = None
         self._discarded = False
+        self._reported = 0
 
     @property
     def replaying(self) -> bool:
         """Whether every request must come from the cassette (nothing is being recorded)."""
         return bool(self._cassette is not None and self._cassette.write_protected)
 
+    @property
+    def discarded(self) -> bool:
+        return self._discarded
+
     def discard(self) -> None:
-        """Do not write anything at exit: the test failed, so its recording is not golden."""
+        """Do not write anything at exit: the test failed, so its recording is not golden, and
+        what it left unplayed is no news."""
         self._discarded = True
 
     def unmatched_requests(self) -> list[str]:
         """Explanations of the requests refused so far (not in the cassette, or repeated)."""
         return list(self._cassette.snaprun_failures) if self._cassette is not None else []
 
+    def report_refusals(self) -> list[str]:
+        """The refusals not reported yet, from now on reported."""
+        refusals = self.unmatched_requests()[self._reported :]
+        self._reported += len(refusals)
+        return refusals
+
+    def unplayed_interactions(self) -> list[str]:
+        """One message per recorded interaction the test never asked for (when replaying)."""
+        cassette = self._cassette
+        if cassette is None or not cassette.write_protected:
+            return []  # when recording, nothing has to be replayed
+        total = len(cassette.data)
+        return [
+            f"snaprun: recorded interaction #{index + 1} of {total} in {self.path} was "
+            f"never replayed: {request_summary(cassette.data[index][0])}. The test made "
+            f"fewer requests than when it was recorded; if that is intended, record the "
+            f"cassette again:\n  {self.rerecord_command}"
+            for index in cassette.unplayed()
+        ] + [
+            f"snaprun: in {self.path}, {problem}. The test talked less over the socket than "
+            f"when it was recorded; if that is intended, record the cassette again:\n"
+            f"  {self.rerecord_command}"
+            for problem in (self._sockets.problems() if self._sockets is not None else [])
+        ]
+
     def problems(self) -> list[str]:
         """Everything that breaks exactly-once replay: refused requests, then recorded
         interactions the test never asked for. Empty when replay was exact."""
-        problems = self.unmatched_requests()
-        cassette = self._cassette
-        if cassette is None or not cassette.write_protected:
-            return problems  # when recording, nothing has to be replayed
-        total = len(cassette.data)
-        for index in cassette.unplayed():
-            problems.append(
-                f"snaprun: recorded interaction #{index + 1} of {total} in {self.path} was "
-                f"never replayed: {request_summary(cassette.data[index][0])}. The test made "
-                f"fewer requests than when it was recorded; if that is intended, record the "
-                f"cassette again:\n  {self.rerecord_command}"
-            )
-        for problem in self._sockets.problems() if self._sockets is not None else []:
-            problems.append(
-                f"snaprun: in {self.path}, {problem}. The test talked less over the socket than "
-                f"when it was recorded; if that is intended, record the cassette again:\n"
-                f"  {self.rerecord_command}"
-            )
-        return problems
-
-
-def _add_note(exc: BaseException, failures: Sequence[str]) -> None:
-    """Tell a failing test that requests were refused: that is likely why it failed."""
-    if not failures or not isinstance(exc, Exception) or not hasattr(exc, "add_note"):
-        return
-    if failures[0] in str(exc):
-        return
-    more = f" ({len(failures) - 1} more)" if failures[1:] else ""
-    exc.add_note(failures[0] + more)
+        return self.unmatched_requests() + self.unplayed_interactions()
 
 
 @contextlib.contextmanager
@@ -194,8 +209,8 @@ def open_cassette(
     each JSON request body in place before it is matched (never what is written), after
     ``volatile``'s values (the project's ``snaprun_volatile`` patterns) are labelled.
 
-    On exit, in order: a test that raised writes nothing (and its exception gets a note if
-    requests were refused); refused requests raise UnmatchedRequest; a recording is checked
+    On exit, in order: a block that raised writes nothing (the refused requests stay on the
+    use, for its caller to report); refused requests raise UnmatchedRequest; a recording is checked
     for secrets (SecretInCassette) and written atomically, unless :meth:`CassetteUse.discard`
     was called. Unplayed interactions are only reported by :meth:`CassetteUse.problems`.
     """
@@ -234,15 +249,14 @@ def open_cassette(
     )
     use = CassetteUse(path, rerecord_command)
 
-    with cassette_class.use(**config) as cassette:  # patches the HTTP libraries until exit
+    with (
+        cassette_class.use(**config) as cassette,  # patches the HTTP libraries until exit
+        _brief_refusal_logs(),
+    ):
         use._cassette = cassette
         use._sockets = tape = WebSocketTape(sockets, cassette.snaprun_failures.append)
-        try:
-            with tape.patched(lambda: bool(cassette.write_protected), without_secret_params):
-                yield use
-        except BaseException as exc:
-            _add_note(exc, cassette.snaprun_failures)
-            raise
+        with tape.patched(lambda: bool(cassette.write_protected), without_secret_params):
+            yield use
 
     if cassette.snaprun_failures:
         raise UnmatchedRequest(cassette.snaprun_failures)
@@ -263,6 +277,19 @@ def open_cassette(
     check_no_secrets(path, text, raw_parts, secret_env_vars)
     write_atomically(path, text)
     use.written = True
+
+
+@contextlib.contextmanager
+def _brief_refusal_logs() -> Iterator[None]:
+    brief = BriefRefusalLogs()
+    loggers = [logging.getLogger(name) for name in CLIENT_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(brief)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(brief)
 
 
 # --------------------------------------------------------------------------------------

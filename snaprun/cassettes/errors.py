@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from snaprun.cassettes.replay import FOLLOW_UP_NOTE
+
 
 class CassetteError(Exception):
     """Base of every error snaprun raises about a cassette."""
@@ -51,12 +53,41 @@ class SecretInCassette(CassetteError):
 
 
 class UnmatchedRequest(CassetteError):
-    """During replay the test made requests that are not in the cassette (or made one twice)."""
+    """During replay the test made requests that are not in the cassette (or made one twice).
+
+    Each is explained in full, except those that only follow from an earlier refusal (they
+    carry its answer): one line each, since the earlier explanation is theirs too.
+    """
 
     def __init__(self, failures: Sequence[str]) -> None:
-        more = f"\n\n({len(failures) - 1} more unmatched request(s) follow)" if failures[1:] else ""
-        super().__init__(failures[0] + more + "".join("\n\n" + f for f in failures[1:]))
+        first, *rest = failures
+        others = [failure for failure in rest if FOLLOW_UP_NOTE not in failure]
+        follow_ups = [failure for failure in rest if FOLLOW_UP_NOTE in failure]
+        parts = [first]
+        if others:
+            parts.append(f"({len(others)} more unmatched request(s) follow)")
+            parts += others
+        if follow_ups:
+            parts.append(
+                "Refused as well, because they carry the answer to a refused request:\n"
+                + "\n".join(_request_line(failure) for failure in follow_ups)
+            )
+        super().__init__("\n\n".join(parts))
         self.failures = list(failures)
+        self.follow_ups = len(follow_ups)
+
+    @property
+    def summary(self) -> str:
+        """One line: the first refusal's, and how many more there are."""
+        first = self.failures[0].splitlines()[0].removesuffix(":")
+        more = len(self.failures) - 1 - self.follow_ups
+        return first + (f" (and {more} more)" if more else "")
+
+
+def _request_line(explanation: str) -> str:
+    """`  POST <url> (last message …)`: the second line of a refusal's explanation."""
+    lines = explanation.splitlines()
+    return lines[1] if len(lines) > 1 else lines[0]
 
 
 class UnrecordedWebSocket(CassetteError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,7 @@ from snaprun.cassettes.http_bodies import (
     request_body,
 )
 from snaprun.describe import cut
+from snaprun.paths import shown
 
 if TYPE_CHECKING:
     from snaprun.cassettes import RecordMode
@@ -44,6 +46,9 @@ if TYPE_CHECKING:
 # Text of the one visible chunk of a refused streaming chat completion (see _refusal).
 REFUSAL_TEXT: Final = "[snaprun: request not in cassette]"
 _REFUSAL_CODE: Final = "snaprun_request_not_in_cassette"
+
+# How the explanation of a request that follows from an earlier refusal begins.
+FOLLOW_UP_NOTE: Final = "It carries the answer to an earlier refused request"
 
 MAX_DIFF_LINES: Final = 80
 _SUMMARY_CHARS: Final = 80
@@ -217,6 +222,49 @@ def _refusal(request: VcrRequest, message: str) -> VcrResponse:
     }
 
 
+def is_refusal(error: BaseException | None) -> bool:
+    """Whether ``error``, or an exception it was raised from, is a client's account of a
+    refusal (the SDK keeps the error body's ``code``; livekit wraps the SDK's error)."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        body = getattr(error, "body", None)
+        code = body.get("code") if isinstance(body, dict) else getattr(error, "code", None)
+        if code == _REFUSAL_CODE:
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+class BriefRefusalLogs(logging.Filter):
+    """Logs a refused request's error in one line, without its traceback.
+
+    livekit logs every failed LLM call with the whole exception chain, and each exception in
+    it repeats the refusal's explanation: sixty lines of "Captured log" for one changed
+    prompt. The failure report explains the refusal once; the log keeps that it happened.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and is_refusal(record.exc_info[1]):
+            record.msg = (
+                f"{record.getMessage()} (snaprun refused the request: the test's report says why)"
+            )
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+# The loggers that log an LLM call's failure with its traceback: livekit-agents' own, and
+# its plugins' (a logger's filter sees only the records logged through that very logger).
+CLIENT_LOGGERS: Final = (
+    "livekit.agents",
+    "livekit.plugins.openai",
+    "livekit.plugins.anthropic",
+    "livekit.plugins.google",
+)
+
+
 # ---- explaining a request that is not in the cassette ------------------------------------
 
 
@@ -225,7 +273,7 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
     context = cassette.context
     unplayed = cassette.unplayed()
     lines = [
-        f"snaprun: request not in cassette {context.path} (record mode "
+        f"snaprun: request not in cassette {shown(context.path)} (record mode "
         f"'{context.record_mode}'), so it was refused instead of reaching the network:",
         f"  {request_summary(request)}",
         f"  The cassette has {len(data)} recorded interaction(s); "
@@ -241,7 +289,7 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
     ]
     if REFUSAL_TEXT.encode() in (request_body(request) or b""):
         lines.append(
-            "It carries the answer to an earlier refused request (see that one first): "
+            f"{FOLLOW_UP_NOTE} (see that one first): "
             "this one cannot match until the earlier one does."
         )
     elif twins:

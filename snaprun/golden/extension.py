@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from syrupy.data import SnapshotCollections
+from syrupy.exceptions import SnapshotDoesNotExist
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from snaprun import yamlio
@@ -92,6 +96,30 @@ class GoldenExtension(SingleFileSnapshotExtension):
             relative = Path(test_file.name)
         return str(cls.root / relative.with_suffix(""))
 
+    def discover_snapshots(
+        self, *, test_location: PyTestLocation, ignore_extensions: list[str] | None = None
+    ) -> SnapshotCollections:
+        # The golden of a test that did not pass was neither used nor left over: hidden from
+        # syrupy's accounting, it is not reported unused ("Re-run pytest with --snapshot-update
+        # to delete unused snapshots" would be wrong advice) nor deleted.
+        found = super().discover_snapshots(
+            test_location=test_location, ignore_extensions=ignore_extensions
+        )
+        kept = SnapshotCollections()
+        for collection in found:
+            if collection.location not in self.protected:
+                kept.add(collection)
+        return kept
+
+    @classmethod
+    def matches_test_location(
+        cls, *, test_location: PyTestLocation, snapshot_location: str
+    ) -> bool:
+        # syrupy looks for the test module's name in the file's; snaprun's mirrored layout puts
+        # it in the folder (`__snapshots__/tests/test_x/test_y.yaml`). Without this, syrupy
+        # warns "Can not relate snapshot location" on every golden it writes.
+        return Path(snapshot_location).parent == Path(cls.dirname(test_location=test_location))
+
     @classmethod
     def write_snapshot_collection(
         cls,
@@ -101,6 +129,7 @@ class GoldenExtension(SingleFileSnapshotExtension):
     ) -> None:
         location = snapshot_collection.location
         if location in cls.protected:
+            _remove_empty_folders(Path(location).parent, cls.root)  # syrupy made them to write
             return
         data = next(iter(snapshot_collection)).data
         write_atomically(Path(location), str(data))
@@ -114,6 +143,15 @@ class GoldenExtension(SingleFileSnapshotExtension):
             yield from report.splitlines()
             yield ""
         yield from super().diff_lines(serialized_data, snapshot_data)
+
+
+def _remove_empty_folders(folder: Path, root: Path) -> None:
+    while folder == root or root in folder.parents:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            return
+        folder = folder.parent
 
 
 def event_report(golden_text: str, actual_text: str) -> str:
@@ -156,6 +194,60 @@ def normalize_by(golden: SnapshotAssertion, normalize: Callable[[dict[str, Any]]
         extension.normalize = normalize
 
 
+_CONTEXT_LINES = 2
+
+
+def mismatch_report(golden: SnapshotAssertion, accept_command: str, width: int) -> str | None:
+    """What a test whose transcript differs from its golden prints, or None if it does not:
+    the event-level findings, the changed lines of the YAML in full (wrapped at `width`, so a
+    long text is never cut), and the command that accepts the change."""
+    failed = [result for result in golden.executions.values() if not result.success]
+    if not failed:
+        return None
+    result = failed[-1]
+    if result.exception is not None and not isinstance(result.exception, SnapshotDoesNotExist):
+        return None  # the comparison itself failed: its own error says why
+    location = Path(result.snapshot_location)
+    if result.recalled_data is None:
+        return (
+            f"snaprun: this test has no golden yet ({shown(location)}). Write it with:\n"
+            f"  {accept_command}"
+        )
+    golden_text, actual_text = str(result.recalled_data), str(result.asserted_data)
+    findings = (
+        event_report(golden_text, actual_text) or "snaprun: the transcript differs from its golden:"
+    )
+    lines = [findings, f"The golden {shown(location)}, line by line (- golden, + this run):"]
+    lines += [
+        wrapped for line in _line_diff(golden_text, actual_text) for wrapped in _wrap(line, width)
+    ]
+    lines += ["If the change is intended, accept it:", f"  {accept_command}"]
+    return "\n".join(lines)
+
+
+def _line_diff(golden_text: str, actual_text: str) -> Iterator[str]:
+    diff = difflib.unified_diff(
+        golden_text.splitlines(), actual_text.splitlines(), n=_CONTEXT_LINES, lineterm=""
+    )
+    for line in diff:
+        if not line.startswith(("---", "+++")):
+            yield line
+
+
+def _wrap(line: str, width: int) -> list[str]:
+    """A diff line in pieces that fit `width`, each continued under its text, same marker."""
+    marker, text = line[:1], line[1:]
+    indent = " " * (len(text) - len(text.lstrip()) + 2)
+    pieces = textwrap.wrap(
+        text,
+        width=max(width - 3, 40),
+        subsequent_indent=indent,
+        drop_whitespace=False,
+        break_on_hyphens=False,
+    )
+    return [f"  {marker}{piece.rstrip()}" for piece in pieces] or [f"  {line}"]
+
+
 def golden_extension(
     rootdir: Path, snapshot_dir: str, volatile: Volatile = NO_VOLATILE
 ) -> type[GoldenExtension]:
@@ -184,6 +276,21 @@ def protect(golden: SnapshotAssertion) -> None:
     extension = type(golden.extension)
     if issubclass(extension, GoldenExtension):
         extension.protected.update(golden_locations(golden))
+        # Nothing will be written: syrupy must not report it generated or updated.
+        for index, result in list(golden.executions.items()):
+            if result.created or result.updated:
+                del golden.executions[index]
+
+
+def kept_report(extension: type[GoldenExtension]) -> list[str]:
+    """Under --snapshot-update: the goldens left alone because their tests did not pass."""
+    if not extension.protected:
+        return []
+    lines = ["snaprun: these goldens were left as they were, because their tests did not pass:"]
+    for location in sorted(extension.protected):
+        path = Path(location)
+        lines.append(f"  {shown(path)} ({'unchanged' if path.exists() else 'not written'})")
+    return lines
 
 
 def check_golden(golden: SnapshotAssertion) -> None:
