@@ -157,8 +157,13 @@ def _describe_function_call_output(fields: Mapping[str, object]) -> str:
     return f"{_word(fields.get('name'))} {_quote(fields.get('output', ''))}{error}"
 
 
+NO_AGENT: Final = "(none)"
+"""The `from` of the first handoff of a session, in every message, `show` and review alike."""
+
+
 def _describe_agent_handoff(fields: Mapping[str, object]) -> str:
-    return f"{_word(fields.get('from'))} → {_word(fields.get('to'))}"
+    old = fields.get("from")
+    return f"{NO_AGENT if old is None else _word(old)} → {_word(fields.get('to'))}"
 
 
 def _count(value: object) -> str:
@@ -195,7 +200,7 @@ def describe_event(event: object) -> str:
 
     `message <role> "<text>"`, `function_call <name> <arguments as JSON>`,
     `function_call_output <name> "<output>"`, `agent_handoff <from> → <to>` (null shown as
-    `None`), `chat_ctx_updated <agent> +<added> -<removed>`; any other kind is shown as the
+    `(none)`), `chat_ctx_updated <agent> +<added> -<removed>`; any other kind is shown as the
     kind and its fields as JSON. Texts are cut to about 60 characters with `…`, and
     newlines are shown as `⏎`.
     """

@@ -107,6 +107,31 @@ def test_show_finds_the_golden_of_a_node_id(monkeypatch: pytest.MonkeyPatch) -> 
     assert result.output == SEED_CONVERSATION
 
 
+def test_show_takes_a_test_file_and_shows_each_of_its_goldens(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.chdir(REPO)
+    result = invoke("show", "examples/test_seed.py")
+    assert result.exit_code == 0
+    assert result.output == (
+        "== __snapshots__/examples/test_seed/test_ice_cream.yaml ==\n" + SEED_CONVERSATION
+    )
+
+
+def test_show_a_test_file_without_goldens_says_how_to_record_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "tests" / "test_new.py", "def test_x(): pass\n")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("show", "tests/test_new.py")
+    assert (result.exit_code, result.output) == (
+        2,
+        "snaprun show: no goldens for the tests of tests/test_new.py (looked in "
+        "__snapshots__/tests/test_new); record them with: pytest --record-mode=once "
+        "--snapshot-update tests/test_new.py\n",
+    )
+
+
 def test_show_colours_only_when_asked_or_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "\x1b[" not in invoke("show", str(SEED_GOLDEN)).output  # piped
     coloured = invoke("show", str(SEED_GOLDEN), color=True).output
@@ -814,7 +839,7 @@ def test_review_lists_added_and_deleted_goldens_after_modified_ones(repo: Path) 
 
         ```diff
         @@ run 1 (start) @@
-        - agent_handoff None → EnterAgent
+        - agent_handoff (none) → EnterAgent
         - chat_ctx_updated EnterAgent +1 -0
         - message assistant "ENTER AGENT: Say something deterministic"
         - message assistant "Say something generated"

@@ -22,7 +22,7 @@ from snaprun.cli.render import conversation
 from snaprun.cli.review import base_commit, changed_goldens, repository_top, review_markdown
 from snaprun.cli.review_page import review_page
 from snaprun.cli.scan import credential_env_names, files_under, scan_files
-from snaprun.paths import shown
+from snaprun.paths import mirrored_dir, shown
 from snaprun.shape import GoldenShapeError
 from snaprun.timeline import Timeline
 
@@ -69,12 +69,34 @@ def _color(option: bool | None) -> bool | None:
 @click.argument("target", metavar="PATH|NODEID")
 @click.option("--color/--no-color", default=None, help="Colour even when piped, or never.")
 def show(target: str, color: bool | None) -> None:
-    """Print a golden as a conversation: who said what, tool calls, handoffs, context."""
+    """Print a golden as a conversation: who said what, tool calls, handoffs, context.
+
+    PATH|NODEID is a golden's path, a test's node id, or a test file (all its tests' goldens).
+    """
+    if target.endswith(".py") and "::" not in target:
+        with _reported():
+            paths = _goldens_of_file(target)
+        for index, path in enumerate(paths):
+            click.echo(("\n" if index else "") + f"== {shown(path)} ==", color=_color(color))
+            _show(_read_golden(path, ""), color)
+        return
     with _reported():
         path = _golden_path(target)
-    golden = _read_golden(path, target if "::" in target else "")
+    _show(_read_golden(path, target if "::" in target else ""), color)
+
+
+def _show(golden: Timeline, color: bool | None) -> None:
     for line in conversation(golden):
         click.echo(line, color=_color(color))
+
+
+def _rootdir_relative(test_file: str, project: Project) -> str:
+    """pytest prints node ids relative to the rootdir; a path typed here may be relative to here."""
+    typed_here = Path.cwd() / test_file
+    if typed_here.is_file():
+        with contextlib.suppress(ValueError):
+            return typed_here.resolve().relative_to(project.rootdir.resolve()).as_posix()
+    return test_file
 
 
 def _golden_path(target: str) -> Path:
@@ -82,12 +104,22 @@ def _golden_path(target: str) -> Path:
         return Path(target)
     project = find_project(Path.cwd())
     test_file, separator, rest = target.partition("::")
-    # pytest prints node ids relative to the rootdir; one typed here may be relative to here.
-    typed_here = Path.cwd() / test_file
-    if typed_here.is_file():
-        with contextlib.suppress(ValueError):
-            test_file = typed_here.resolve().relative_to(project.rootdir.resolve()).as_posix()
-    return project.golden_of(test_file + separator + rest)
+    return project.golden_of(_rootdir_relative(test_file, project) + separator + rest)
+
+
+def _goldens_of_file(test_file: str) -> list[Path]:
+    """The goldens of every test in `test_file`, in file-name order."""
+    if not Path(test_file).is_file():
+        raise CommandError(f"snaprun show: no such test file: {test_file}")
+    project = find_project(Path.cwd())
+    folder = project.snapshot_dir / mirrored_dir(_rootdir_relative(test_file, project))
+    goldens = sorted(folder.glob("*.yaml"))
+    if not goldens:
+        raise CommandError(
+            f"snaprun show: no goldens for the tests of {test_file} (looked in {shown(folder)}); "
+            "record them with: pytest --record-mode=once --snapshot-update " + test_file
+        )
+    return goldens
 
 
 def _read_golden(path: Path, nodeid: str) -> Timeline:

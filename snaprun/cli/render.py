@@ -16,7 +16,7 @@ from typing import Final
 
 import click
 
-from snaprun.describe import describe_event, printable
+from snaprun.describe import NO_AGENT, describe_event, printable
 from snaprun.timeline import (
     AgentHandoff,
     AnyEvent,
@@ -90,7 +90,7 @@ def event_entry(event: AnyEvent, agent: str | None) -> Entry:
             text = printable(_json(output))
             return Entry("output", f"error: {text}" if is_error else text)
         case AgentHandoff(from_agent=old, to_agent=new):
-            shown = "(none)" if old is None else printable(old)
+            shown = NO_AGENT if old is None else printable(old)
             return Entry("handoff", f"{shown} → {printable(new)}")
         case ChatCtxUpdated():
             return _chat_ctx_updated(event)
