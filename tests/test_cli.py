@@ -865,6 +865,32 @@ def test_review_lists_added_and_deleted_goldens_after_modified_ones(repo: Path) 
     )
 
 
+def test_review_shows_a_renamed_test_s_golden_as_a_rename(repo: Path, tmp_path: Path) -> None:
+    renamed = repo / "__snapshots__/tests/test_agent/test_ice_cream_order.yaml"
+    write(renamed, (repo / GOLDEN).read_text())
+    (repo / GOLDEN).unlink()
+    another = repo / "__snapshots__/tests/test_agent/test_new.yaml"
+    write(another, SEED_GOLDEN.read_text().replace("Always", "Never"))
+    result = invoke("review", "--html", str(tmp_path / "site"))
+    assert result.exit_code == 0
+    assert result.stdout.startswith(
+        "## snaprun review: 2 goldens changed since `HEAD`\n\n"
+        "### renamed: `__snapshots__/tests/test_agent/test_ice_cream_order.yaml`\n\n"
+        f"Renamed from `{GOLDEN}`; no event changed.\n\n"
+        "### added: `__snapshots__/tests/test_agent/test_new.yaml`\n"
+    )
+    page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    index = page.split('<nav class="index">')[1].split("</nav>")[0]
+    assert index.count("<li>") == 2
+    assert (
+        '<li><a href="#golden-1"><span class="status status-renamed">renamed</span> '
+        "<code>__snapshots__/tests/test_agent/test_ice_cream_order.yaml</code></a> "
+        f'<span class="count">Renamed from {GOLDEN}; no event changed</span></li>'
+    ) in index
+    assert '<span class="count">New golden: 2 runs, 11 events</span>' in index
+    assert '<h2 id="golden-2">' in page
+
+
 def test_review_without_changes_says_so(repo: Path) -> None:
     result = invoke("review")
     assert (result.exit_code, result.output) == (

@@ -30,13 +30,27 @@ class GoldenChange:
 
     path: str
     status: str
-    """added, deleted or modified."""
+    """added, deleted, modified or renamed."""
     old: Timeline | None = None
     """The base revision's golden, read; None when added or unreadable."""
     new: Timeline | None = None
     """The working tree's golden, read; None when deleted or unreadable."""
     problem: str = ""
     """Why a side could not be read, e.g. `the working-tree version is not valid YAML: …`."""
+    renamed_from: str = ""
+    """For a renamed golden, where it was: a renamed test moves its golden, events unchanged."""
+
+    @property
+    def summary(self) -> str:
+        """One line on what changed: `1 event added`, `New golden: 1 run, 2 events`."""
+        if self.problem:
+            return "snaprun could not compare it"
+        if self.status == "renamed":
+            return f"Renamed from {self.renamed_from}; no event changed"
+        if self.old is not None and self.new is not None:
+            return tally(grouped_findings(self.old, self.new))
+        golden = self.new or self.old or Timeline()
+        return f"{'New' if self.new is not None else 'Deleted'} golden: {shape(golden)}"
 
 
 _REWORDED: Final = {"missing": "removed", "unexpected": "added"}
@@ -152,6 +166,8 @@ def _golden_markdown(change: GoldenChange) -> list[str]:
     lines = [f"### {change.status}: {_code_span(change.path)}", ""]
     if change.problem:
         return [*lines, f"snaprun could not compare it: {shorten(change.problem, 300)}", ""]
+    if change.status == "renamed":
+        return [*lines, f"Renamed from {_code_span(change.renamed_from)}; no event changed.", ""]
     if change.old is not None and change.new is not None:
         groups = grouped_findings(change.old, change.new)
         body = []
@@ -243,13 +259,35 @@ def changed_goldens(project: Project, top: Path, commit: str) -> list[GoldenChan
         statuses[os.fsdecode(path)] = "added"
     # Modified goldens first: they are what a reviewer has to read closely.
     ordered = sorted(statuses.items(), key=lambda item: (_ORDER.index(item[1]), item[0]))
-    return [
+    changes = [
         _change(top, commit, path, status) for path, status in ordered if path.endswith(".yaml")
     ]
+    return _with_renames(changes)
 
 
 _STATUS: Final = {"A": "added", "D": "deleted"}
 _ORDER: Final = ("modified", "added", "deleted")
+
+
+def _with_renames(changes: Sequence[GoldenChange]) -> list[GoldenChange]:
+    """A deleted golden and an added one holding the same events are one renamed golden (a
+    renamed test), listed after the modified ones."""
+    added = [change for change in changes if change.status == "added" and change.new]
+    renamed: list[GoldenChange] = []
+    kept: list[GoldenChange] = []
+    for change in changes:
+        twin = next((a for a in added if change.status == "deleted" and a.new == change.old), None)
+        if twin is None:
+            kept.append(change)
+            continue
+        added.remove(twin)
+        renamed.append(
+            GoldenChange(twin.path, "renamed", change.old, twin.new, renamed_from=change.path)
+        )
+    moved = {change.path for change in renamed}
+    kept = [change for change in kept if change.path not in moved]
+    modified = [change for change in kept if change.status == "modified"]
+    return [*modified, *renamed, *(change for change in kept if change.status != "modified")]
 
 
 def _change(top: Path, commit: str, path: str, status: str) -> GoldenChange:

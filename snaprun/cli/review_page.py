@@ -156,11 +156,14 @@ def _run_note(number: int, old_run: Run | None, new_run: Run | None) -> str:
     return "" if old_title == run_title(number, new_run) else f"was {old_title}"
 
 
-def _golden_html(change: GoldenChange) -> str:
+def _golden_html(index: int, change: GoldenChange) -> str:
     heading = (
-        f'<h2><span class="status status-{escape(change.status)}">{escape(change.status)}</span> '
-        f"<code>{escape(change.path)}</code></h2>"
+        f'<h2 id="golden-{index}"><span class="status status-{escape(change.status)}">'
+        f"{escape(change.status)}</span> <code>{escape(change.path)}</code></h2>"
     )
+    if change.status == "renamed":
+        note = f'<p class="summary">{escape(change.summary)}.</p>'
+        return f'<section class="golden status-renamed">{heading}{note}</section>'
     if change.problem:
         problem = f'<p class="problem">{escape(change.problem)}</p>'
         return f'<section class="golden">{heading}{problem}</section>'
@@ -191,7 +194,7 @@ def review_page(changes: Sequence[GoldenChange], base: str) -> str:
         if changes
         else f"No golden changed since {base}"
     )
-    sections = "".join(_golden_html(change) for change in changes)
+    sections = "".join(_golden_html(index, change) for index, change in enumerate(changes, 1))
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -199,8 +202,21 @@ def review_page(changes: Sequence[GoldenChange], base: str) -> str:
         f'<body><main><header><h1>snaprun review</h1><p class="lead">{escape(title)}</p>'
         '<p class="legend"><span class="chip added">added</span>'
         '<span class="chip removed">removed</span><span class="chip changed">changed</span></p>'
-        f"</header>{sections}</main></body></html>\n"
+        f"</header>{_index(changes)}{sections}</main></body></html>\n"
     )
+
+
+def _index(changes: Sequence[GoldenChange]) -> str:
+    """A table of contents: each golden, its status and what changed, linked to its section."""
+    if len(changes) < 2:
+        return ""
+    items = "".join(
+        f'<li><a href="#golden-{index}"><span class="status status-{escape(change.status)}">'
+        f"{escape(change.status)}</span> <code>{escape(change.path)}</code></a> "
+        f'<span class="count">{escape(change.summary)}</span></li>'
+        for index, change in enumerate(changes, 1)
+    )
+    return f'<nav class="index"><h2>Goldens</h2><ol>{items}</ol></nav>'
 
 
 _CSS: Final = """
@@ -222,6 +238,11 @@ border-radius:6px;margin-right:6px;background:#e5e7eb}
 .status.status-added{background:#dcfce7;color:#166534}
 .status.status-deleted{background:#fee2e2;color:#991b1b}
 .status.status-modified{background:#fef3c7;color:#92400e}
+.status.status-renamed{background:#e0e7ff;color:#3730a3}
+nav.index{background:#fff;border:1px solid #e5e7eb;border-radius:10px;padding:10px 18px;
+margin-bottom:22px}
+nav.index ol{margin:0;padding-left:22px}nav.index li{margin:3px 0}
+nav.index a{color:inherit;text-decoration:none}.count{color:#4b5563;font-size:13px}
 .summary{margin:0 0 8px;color:#4b5563;font-size:14px}
 .problem{color:#991b1b}
 section.status-deleted .conversation{opacity:.6}
