@@ -149,7 +149,10 @@ def events(golden: dict[str, Any], run: int) -> list[Any]:
             {"agent_handoff": {"from": "EnterAgent", "to": "SecondAgent"}},
             "agent_handoff EnterAgent → SecondAgent",
         ),
-        ({"agent_handoff": {"from": None, "to": "EnterAgent"}}, "agent_handoff (none) → EnterAgent"),
+        (
+            {"agent_handoff": {"from": None, "to": "EnterAgent"}},
+            "agent_handoff (none) → EnterAgent",
+        ),
         (
             {"chat_ctx_updated": {"agent": "EnterAgent", "added": [{"role": "system"}]}},
             "chat_ctx_updated EnterAgent +1 -0",
