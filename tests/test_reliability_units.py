@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 
 from snaprun import yamlio
-from snaprun.cassettes.config import _without_secret_params as scrubbed
+from snaprun.cassettes.config import without_secret_params as scrubbed
 from snaprun.cassettes.errors import SecretInCassette
 from snaprun.cassettes.secrets import check_no_secrets, credential_env_names
 from snaprun.cli.scan import scan_text
