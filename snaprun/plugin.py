@@ -240,12 +240,12 @@ def golden(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> Snaps
 
     assertion = snapshot.use_extension(_extension(request.config))
     request.node.stash[GOLDEN_KEY] = assertion
-    if request.config.option.update_snapshots:
-        return assertion  # a corrupt golden is simply rewritten: the fix the error names
-    try:
-        check_golden(assertion)
-    except CorruptGolden as error:
-        pytest.fail(str(error), pytrace=False)
+    # Under --snapshot-update a corrupt golden is simply rewritten: the fix the error names.
+    if not request.config.option.update_snapshots:
+        try:
+            check_golden(assertion)
+        except CorruptGolden as error:
+            pytest.fail(str(error), pytrace=False)
     normalize = _normalizer(request.node, "pytest_snaprun_normalize_golden", "golden")
     if normalize is not None:
         normalize_by(assertion, normalize)
