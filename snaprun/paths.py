@@ -6,11 +6,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Final
 
-_MAX_STEM: Final = 255 - len(".yaml")
+# File systems limit a name to 255 bytes. The atomic writer's temporary file is
+# `.<name>.<8 random>.tmp` next to it, so a golden's name leaves room for that and `.yaml`.
+MAX_NAME_BYTES: Final = 255 - len(".yaml") - len("..12345678.tmp") - 16
+_HASH_CHARS: Final = 12
 _UNSAFE_IN_NAMES: Final = frozenset('/\\:*?"<>|')
 
 
@@ -41,7 +46,34 @@ def golden_name(nodeid: str) -> str:
         for char in name
         if char not in _UNSAFE_IN_NAMES and "C" not in unicodedata.category(char)
     )
-    return kept[:_MAX_STEM]
+    return fitted(kept, nodeid)
+
+
+def fitted(name: str, nodeid: str) -> str:
+    """`name` when it fits a file name; else its start and a hash of the whole node id.
+
+    The hash keeps two long ids that share their first 200 bytes apart, and the name stable
+    from run to run (a plain cut would collide; a counter would depend on collection order).
+    """
+    encoded = name.encode("utf-8", "surrogatepass")
+    if len(encoded) <= MAX_NAME_BYTES:
+        return name
+    digest = hashlib.sha256(nodeid.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+    head = encoded[: MAX_NAME_BYTES - _HASH_CHARS - 1].decode("utf-8", "ignore")
+    return f"{head}-{digest}"
+
+
+def collisions(nodeids: Iterable[str]) -> list[tuple[str, str]]:
+    """Pairs of tests whose files would be the same: their ids differ only in characters a
+    file name cannot hold (`/`, `:`, escapes), so one would overwrite the other's golden."""
+    owner: dict[str, str] = {}
+    pairs: list[tuple[str, str]] = []
+    for nodeid in nodeids:
+        key = f"{mirrored_dir(nodeid)}/{golden_name(nodeid)}"
+        first = owner.setdefault(key, nodeid)
+        if first != nodeid:
+            pairs.append((first, nodeid))
+    return pairs
 
 
 def shown(path: Path) -> str:

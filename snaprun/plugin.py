@@ -16,12 +16,19 @@ if TYPE_CHECKING:
     from snaprun.capture.crosscheck import RunResultCheck
     from snaprun.cassettes import CassetteUse
     from snaprun.golden.extension import GoldenExtension
+    from snaprun.integrity import Completeness, WriteTally  # noqa: F401 (a StashKey type)
+    from snaprun.options import Options
     from snaprun.volatile import Volatile
 
 EXTENSION_KEY = pytest.StashKey["type[GoldenExtension]"]()
 GOLDEN_KEY = pytest.StashKey["SnapshotAssertion"]()
 CASSETTE_KEY = pytest.StashKey["CassetteUse"]()
 VOLATILE_KEY = pytest.StashKey["Volatile"]()
+STAGED_KEY = pytest.StashKey[list[tuple[Path, str]]]()
+NOT_PASSED_KEY = pytest.StashKey[bool]()
+OPTIONS_KEY = pytest.StashKey["Options"]()
+TALLY_KEY = pytest.StashKey["WriteTally"]()
+COMPLETENESS_KEY = pytest.StashKey["Completeness"]()
 CASSETTE_MARKER = "snaprun_cassette"
 # `snaprun_runresult_check`'s values; capture.crosscheck.RunResultCheck, without importing livekit.
 _RUN_RESULT_CHECKS: tuple[RunResultCheck, ...] = ("fail", "warn", "off")
@@ -71,13 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _run_result_check(config: pytest.Config) -> RunResultCheck:
-    mode = config.getini("snaprun_runresult_check")
+    mode = _options(config).run_result_check  # checked at start-up
     for check in _RUN_RESULT_CHECKS:
         if mode == check:
             return check
-    raise pytest.UsageError(
-        f"snaprun: ini key snaprun_runresult_check must be fail, warn or off, got {mode!r}"
-    )
+    raise AssertionError(mode)
 
 
 def _volatile(config: pytest.Config) -> Volatile:
@@ -92,13 +97,18 @@ def _volatile(config: pytest.Config) -> Volatile:
 
 
 def _settle_timeout(config: pytest.Config) -> float:
-    raw = config.getini("snaprun_settle_timeout")
-    try:
-        return float(raw)
-    except ValueError:
-        raise pytest.UsageError(
-            f"snaprun: ini key snaprun_settle_timeout must be a number of seconds, got {raw!r}"
-        ) from None
+    return _options(config).settle_timeout
+
+
+def _options(config: pytest.Config) -> Options:
+    if OPTIONS_KEY not in config.stash:
+        from snaprun.options import InvalidOption, read_options
+
+        try:
+            config.stash[OPTIONS_KEY] = read_options(config.getini, Path(config.rootpath))
+        except InvalidOption as error:
+            raise pytest.UsageError(str(error)) from None
+    return config.stash[OPTIONS_KEY]
 
 
 @pytest.fixture
@@ -111,6 +121,7 @@ def cassette(
     from snaprun.cassettes.generated_ids import deterministic_ids
 
     config = request.config
+    request.node.stash[STAGED_KEY] = []
     path = cassette_path(request.node, config)
     test_id = request.node.nodeid
     mode = "once" if not path.exists() else "rewrite"
@@ -129,6 +140,8 @@ def cassette(
             configure_vcr=_recording_configure(config),
             normalize_request=_normalizer(request.node, "pytest_snaprun_normalize_request", "body"),
             volatile=_volatile(config),
+            # Written with the golden once the test has passed (snaprun.integrity).
+            write=lambda path, text: request.node.stash[STAGED_KEY].append((path, text)),
         ) as use:
             request.node.stash[CASSETTE_KEY] = use
             # A project's own variables get placeholders too: its client reads them as
@@ -219,10 +232,12 @@ def golden(snapshot: SnapshotAssertion, request: pytest.FixtureRequest) -> Snaps
 
     assertion = snapshot.use_extension(_extension(request.config))
     request.node.stash[GOLDEN_KEY] = assertion
-    try:
-        check_golden(assertion)
-    except CorruptGolden as error:
-        pytest.fail(str(error), pytrace=False)
+    # Under --snapshot-update a corrupt golden is simply rewritten: the fix the error names.
+    if not request.config.option.update_snapshots:
+        try:
+            check_golden(assertion)
+        except CorruptGolden as error:
+            pytest.fail(str(error), pytrace=False)
     normalize = _normalizer(request.node, "pytest_snaprun_normalize_golden", "golden")
     if normalize is not None:
         normalize_by(assertion, normalize)
@@ -252,20 +267,93 @@ def pytest_runtest_makereport(
         explain_failure(item, call, report, use, item.stash.get(GOLDEN_KEY, None))
     if use is not None and report.outcome != "passed":
         use.discard()  # a failed test's traffic is not worth keeping
-    if report.outcome != "passed" and GOLDEN_KEY in item.stash:
-        from snaprun.golden.extension import protect
+    if report.outcome != "passed":
+        item.stash[NOT_PASSED_KEY] = True
+        if GOLDEN_KEY in item.stash:
+            from snaprun.golden.extension import protect
 
-        protect(item.stash[GOLDEN_KEY])
+            protect(item.stash[GOLDEN_KEY])
+    if report.when == "teardown":
+        _write_test_files(item, report)
     return report
 
 
+def _write_test_files(item: pytest.Item, report: pytest.TestReport) -> None:
+    """A test's golden and cassette, written together once it passed every phase; a test
+    that did not pass writes neither. A failed write fails the test's teardown."""
+    from snaprun import integrity
+    from snaprun.cassettes import DEFAULT_SECRET_ENV_VARS
+    from snaprun.golden.extension import take_staged
+
+    goldens = take_staged(item.stash[GOLDEN_KEY]) if GOLDEN_KEY in item.stash else []
+    cassettes = item.stash.get(STAGED_KEY, [])
+    if item.stash.get(NOT_PASSED_KEY, False):
+        return
+    secrets = (*DEFAULT_SECRET_ENV_VARS, *_options(item.config).secret_env_vars)
+    try:
+        integrity.commit_test_files(
+            item.nodeid,
+            goldens,
+            cassettes,
+            secret_env_vars=secrets,
+            tally=item.config.stash[TALLY_KEY],
+        )
+    except integrity.TestFilesRefused as refused:
+        report.outcome = "failed"
+        report.longrepr = str(refused)
+
+
+class _CollectionWatcher:
+    """Notes each module skipped or failed at import: its goldens look unused."""
+
+    def __init__(self, completeness: Completeness) -> None:
+        self.completeness = completeness
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if not report.passed:
+            self.completeness.module_not_run(report.nodeid, report.outcome)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from snaprun import integrity
+
+    tests = [
+        integrity.CollectedTest(
+            nodeid=item.nodeid,
+            uses_cassette="cassette" in getattr(item, "fixturenames", ())
+            or item.get_closest_marker(CASSETTE_MARKER) is not None,
+            uses_golden="golden" in getattr(item, "fixturenames", ()),
+            vcr_marker=item.get_closest_marker("vcr") is not None,
+        )
+        for item in items
+    ]
+    problem = integrity.collection_problem(
+        tests, recording_plugin=config.pluginmanager.has_plugin("recording")
+    )
+    if problem is not None:
+        raise pytest.UsageError(problem)
+
+
 @pytest.hookimpl(wrapper=True)
-def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
-    # syrupy deletes unused snapshots under --snapshot-update; a golden whose test failed before
-    # its assertion looks unused. Delete nothing unless the whole run passed. (A wrapper, so this
-    # runs before syrupy's own tryfirst hook.)
-    if session.testsfailed or session.shouldfail or session.shouldstop:
-        session.config.option.no_cleanup = True
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Iterator[None]:
+    # syrupy deletes unused snapshots under --snapshot-update, and a golden looks unused whenever
+    # its test did not run. Delete nothing unless this was a complete, uninterrupted run that
+    # passed. (A wrapper, so this runs before syrupy's own tryfirst hook.)
+    config = session.config
+    if COMPLETENESS_KEY in config.stash:
+        refusal = config.stash[COMPLETENESS_KEY].cleanup_refusal(
+            exit_ok=exitstatus == pytest.ExitCode.OK,
+            tests_failed=session.testsfailed,
+            stopped_early=bool(session.shouldfail or session.shouldstop),
+        )
+        if refusal is not None:
+            config.option.no_cleanup = True
+        workeroutput = getattr(config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller decides and counts
+            workeroutput["snaprun"] = {
+                "reasons": config.stash[COMPLETENESS_KEY].reasons,
+                "counts": config.stash[TALLY_KEY].counts(),
+            }
     return (yield)
 
 
@@ -279,11 +367,40 @@ def pytest_terminal_summary(
             terminalreporter.write_line(line)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    # An xdist worker ended: what it skipped and wrote counts for the whole run.
+    output = getattr(node, "workeroutput", {}).get("snaprun")
+    config = getattr(node, "config", None)
+    if output is None or config is None or COMPLETENESS_KEY not in config.stash:
+        return
+    config.stash[COMPLETENESS_KEY].reasons.extend(output["reasons"])
+    config.stash[TALLY_KEY].add(output["counts"])
+
+
+def written_counts(config: pytest.Config) -> dict[str, int]:
+    """The goldens and cassettes written this session, for the summary (xdist included)."""
+    from snaprun.integrity import written_counts as counts
+
+    return counts(config.stash[TALLY_KEY])
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    from snaprun import integrity
+
     config.addinivalue_line(
         "markers", f"{CASSETTE_MARKER}: replay or record this test's cassette, no transcript"
     )
     # A bad ini value fails at start-up, not in the first test that uses it.
-    _settle_timeout(config)
-    _run_result_check(config)
     _volatile(config)
+    options = _options(config)
+    overlap = integrity.overlapping_folders(
+        options.snapshot_dir, options.cassette_dir, Path(config.rootpath)
+    )
+    if overlap is not None:
+        raise pytest.UsageError(overlap)
+    config.stash[TALLY_KEY] = integrity.WriteTally()
+    config.stash[COMPLETENESS_KEY] = integrity.Completeness()
+    config.pluginmanager.register(
+        _CollectionWatcher(config.stash[COMPLETENESS_KEY]), "snaprun-collection-watcher"
+    )

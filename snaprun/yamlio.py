@@ -274,26 +274,51 @@ def dump(data: object) -> str:
 # --------------------------------------------------------------------------
 
 
-def _make_loader(base: type[Any]) -> type[Any]:
+def _refuse_duplicate_keys(node: MappingNode) -> None:
+    """A mapping that names a key twice: YAML loaders keep the last one silently, so a
+    golden or cassette edited (or merged) badly would lose half its content unseen."""
+    seen: set[object] = set()
+    for key, _ in node.value:
+        if not isinstance(key, ScalarNode):
+            continue
+        if key.value in seen:
+            raise ConstructorError(
+                "while reading a mapping",
+                node.start_mark,
+                f"duplicate key {key.value!r}",
+                key.start_mark,
+            )
+        seen.add(key.value)
+
+
+def _make_loader(base: type[Any], *, positioned: bool) -> type[Any]:
     class Loader(base):  # type: ignore[misc]  # PyYAML is untyped
-        def construct_object(self, node: Node, deep: bool = False) -> Any:
-            # Some scalars pass the resolver but fail in Python (``0b_``,
-            # ``2001-02-30``, ``!!int x``); give them a position like any
-            # other YAML error instead of a bare ValueError.
-            try:
-                return super().construct_object(node, deep=deep)
-            except (ValueError, OverflowError) as exc:
-                raise ConstructorError(
-                    None, None, f"cannot construct {node.tag}: {exc}", node.start_mark
-                ) from exc
+        def construct_mapping(self, node: MappingNode, deep: bool = False) -> Any:
+            _refuse_duplicate_keys(node)
+            return super().construct_mapping(node, deep=deep)
+
+        if positioned:
+
+            def construct_object(self, node: Node, deep: bool = False) -> Any:
+                # Some scalars pass the resolver but fail in Python (``0b_``,
+                # ``2001-02-30``, ``!!int x``); give them a position like any
+                # other YAML error instead of a bare ValueError.
+                try:
+                    return super().construct_object(node, deep=deep)
+                except (ValueError, OverflowError) as exc:
+                    raise ConstructorError(
+                        None, None, f"cannot construct {node.tag}: {exc}", node.start_mark
+                    ) from exc
 
     return Loader
 
 
 # Loading tries libyaml's own loader first: the positioning wrapper above costs a Python call
 # per node (BENCHMARKS.md, finding 6), and only a failed load needs it.
-_PY_LOADER: Final = _make_loader(yaml.SafeLoader)
-_FAST_LOADER: Final = _CLoaderBase or _PY_LOADER
+_PY_LOADER: Final = _make_loader(yaml.SafeLoader, positioned=True)
+_FAST_LOADER: Final = (
+    _make_loader(_CLoaderBase, positioned=False) if _CLoaderBase is not None else _PY_LOADER
+)
 
 _LINE_BREAK: Final = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 
@@ -352,8 +377,16 @@ def _load_with(text: str, loader: type[Any]) -> object:
 def load(text: str) -> object:
     """Safe-load one YAML document; raise ``YamlError`` if it is malformed.
 
-    Empty text loads as ``None``; more than one document is an error.
+    Empty text loads as ``None``; more than one document, a key given twice in one mapping
+    and a byte order mark (which snaprun never writes, and which editors hide) are errors.
     """
+    if text.startswith("\ufeff"):
+        raise YamlError(
+            "invalid YAML: the text starts with a byte order mark (U+FEFF), which snaprun never "
+            "writes (line 1, column 1)",
+            1,
+            1,
+        )
     try:
         return _load_with(text, _FAST_LOADER)
     except (*_LOAD_FAILURES, ValueError, OverflowError) as exc:

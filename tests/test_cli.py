@@ -449,12 +449,13 @@ def test_scan_says_when_there_is_nothing_to_scan(
 def test_scan_looks_for_the_values_of_extra_env_vars(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = write(tmp_path / "x.yaml", "a: 1\nb: my-deepgram-key-42\n")
-    monkeypatch.setenv("DEEPGRAM_API_KEY", "my-deepgram-key-42")
+    # A name not shaped like a credential (`*_KEY`, `*_TOKEN`… are looked for unasked).
+    path = write(tmp_path / "x.yaml", "a: 1\nb: my-deepgram-project-42\n")
+    monkeypatch.setenv("DEEPGRAM_PROJECT", "my-deepgram-project-42")
     assert invoke("scan", str(path)).exit_code == 0
-    result = invoke("scan", "--env", "DEEPGRAM_API_KEY", str(path))
+    result = invoke("scan", "--env", "DEEPGRAM_PROJECT", str(path))
     assert result.exit_code == 1
-    assert result.output.splitlines()[0] == f"{path}:2: value of $DEEPGRAM_API_KEY (my-d…)"
+    assert result.output.splitlines()[0] == f"{path}:2: value of $DEEPGRAM_PROJECT (my-d…)"
 
 
 def test_scan_looks_for_the_values_of_the_ini_secret_env_vars(

@@ -195,6 +195,7 @@ def open_cassette(
     configure_vcr: Callable[[Any], None] | None = None,
     normalize_request: Callable[[Json], None] | None = None,
     volatile: Volatile = NO_VOLATILE,
+    write: Callable[[Path, str], None] = write_atomically,
 ) -> Iterator[CassetteUse]:
     """Record or replay the HTTP traffic inside the ``with`` block against cassette ``path``.
 
@@ -213,6 +214,8 @@ def open_cassette(
     use, for its caller to report); refused requests raise UnmatchedRequest; a recording is checked
     for secrets (SecretInCassette) and written atomically, unless :meth:`CassetteUse.discard`
     was called. Unplayed interactions are only reported by :meth:`CassetteUse.problems`.
+    ``write`` receives the checked text; the plugin stages it, to write it together with the
+    test's golden once the test has passed.
     """
     if not is_record_mode(record_mode):
         raise InvalidCassetteConfig(
@@ -269,13 +272,16 @@ def open_cassette(
         saved = {"requests": [], "responses": []}  # a test with no requests replays as one
     saved = _without_handshakes(saved, tape.handshakes, path, test_id)
     serializer.websockets = tape.recorded
-    raw_parts = [*_raw_parts(saved), *(p for s in tape.recorded for p in s.raw_parts())]
+    raw_parts = [
+        *_raw_parts(saved),
+        *((f"WebSocket {s.url}", p) for s in tape.recorded for p in s.raw_parts()),
+    ]
     try:
         text = vcr.serialize.serialize(saved, serializer)
     except (TypeError, ValueError) as exc:
         raise CassetteError(f"snaprun: cannot write cassette {path}: {exc}") from exc
     check_no_secrets(path, text, raw_parts, secret_env_vars)
-    write_atomically(path, text)
+    write(path, text)
     use.written = True
 
 
@@ -332,13 +338,14 @@ def _without_handshakes(
     return {**saved, "requests": requests, "responses": responses}
 
 
-def _raw_parts(cassette_dict: Mapping[str, Any]) -> Iterator[bytes]:
+def _raw_parts(cassette_dict: Mapping[str, Any]) -> Iterator[tuple[str, bytes]]:
     """Every recorded string before serialization, where a secret could hide from the text
-    (e.g. inside a base64 body)."""
-    for request in cassette_dict.get("requests", []):
-        yield str(request.uri).encode()
-        yield " ".join(f"{k}: {v}" for k, v in request.headers.items()).encode()
-        yield request_body(request) or b""
-    for response in cassette_dict.get("responses", []):
-        yield repr(response.get("headers")).encode()
-        yield response_body(response)
+    (e.g. inside a base64 body), and where it is."""
+    for number, request in enumerate(cassette_dict.get("requests", []), start=1):
+        yield f"the URL of request #{number}", str(request.uri).encode()
+        headers = " ".join(f"{k}: {v}" for k, v in request.headers.items()).encode()
+        yield f"the headers of request #{number}", headers
+        yield f"the body of request #{number}", request_body(request) or b""
+    for number, response in enumerate(cassette_dict.get("responses", []), start=1):
+        yield f"the headers of response #{number}", repr(response.get("headers")).encode()
+        yield f"the body of response #{number}", response_body(response)

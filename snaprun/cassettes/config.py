@@ -18,6 +18,7 @@ from vcr.persisters.filesystem import CassetteNotFoundError  # type: ignore[impo
 from snaprun.cassettes.errors import InvalidCassetteConfig
 from snaprun.cassettes.format import CassetteSerializer
 from snaprun.cassettes.http_bodies import BodyMatcher, Json, VcrRequest, VcrResponse
+from snaprun.cassettes.secrets import REDACTED, query_param_action
 from snaprun.volatile import NO_VOLATILE, Volatile
 
 # Dropped even when asked to keep them (see cassettes.KEPT_HEADERS).
@@ -194,7 +195,14 @@ def without_secret_params(uri: str) -> str:
     if not parts.query:
         return uri
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(name, value) for name, value in pairs if name.lower() not in SECRET_QUERY_PARAMS]
-    if len(kept) == len(pairs):
+    # Known harmless names are kept, credential-like ones dropped, and any other whose value
+    # looks like a key redacted (secrets.query_param_action). Replay applies the same rule to
+    # the request it matches, so a dropped or redacted value still matches.
+    kept = []
+    for name, value in pairs:
+        action = "drop" if name.lower() in SECRET_QUERY_PARAMS else query_param_action(name, value)
+        if action != "drop":
+            kept.append((name, REDACTED if action == "redact" else value))
+    if kept == pairs:
         return uri  # leave the URI byte for byte as the client sent it
     return urlunsplit(parts._replace(query=urlencode(kept)))

@@ -41,15 +41,15 @@ class CassetteCorrupt(CassetteError):
 class SecretInCassette(CassetteError):
     """A recording contains the value of a credential environment variable; nothing was written."""
 
-    def __init__(self, path: Path, env_var: str) -> None:
+    def __init__(self, path: Path, what: str, where: str = "the file") -> None:
         super().__init__(
-            f"snaprun: refusing to write cassette {path}: it would contain the value of "
-            f"${env_var}. Nothing was written. Keep the credential out of the recorded "
+            f"snaprun: refusing to write cassette {path}: it would contain {what} (in "
+            f"{where}). Nothing was written. Keep the credential out of the recorded "
             f"requests and responses (or filter it with vcr_config's before_record_request / "
             f"before_record_response), then record again."
         )
         self.path = path
-        self.env_var = env_var
+        self.what = what
 
 
 class UnmatchedRequest(CassetteError):

@@ -36,6 +36,7 @@ from snaprun.cassettes.http_bodies import (
     parse_json,
     render_json,
     request_body,
+    response_body,
 )
 from snaprun.describe import cut
 from snaprun.paths import shown
@@ -292,6 +293,13 @@ def _explain_unmatched(request: VcrRequest, cassette: ExactCassette) -> str:
             f"{FOLLOW_UP_NOTE} (see that one first): "
             "this one cannot match until the earlier one does."
         )
+    elif twins and _failed_response(data[twins[0]][1]):
+        lines.append(
+            f"It repeats recorded interaction #{twins[0] + 1}, whose recorded response is "
+            f"{_failed_response(data[twins[0]][1])}: the client retried the failed request, "
+            f"and the cassette holds only one answer. The cassette recorded the provider "
+            f"failing, not the conversation."
+        )
     elif twins:
         lines.append(
             f"It is identical to recorded interaction #{twins[0] + 1}, which was already "
@@ -333,6 +341,21 @@ def _near_miss(
         return None
     recorded_data, sent_data = (matcher.compared(body) for body in bodies)
     return near_misses.explain(recorded_data, sent_data, label)
+
+
+def _failed_response(response: Any) -> str | None:
+    """How a recorded response failed (an HTTP error, a stream cut short), or None."""
+    status = response.get("status", {}) if isinstance(response, dict) else {}
+    code = status.get("code", 200) if isinstance(status, dict) else 200
+    if isinstance(code, int) and code >= 400:
+        return f"an error (HTTP {code} {status.get('message', '')})".replace(" )", ")")
+    headers = {str(k).lower(): v for k, v in (response.get("headers") or {}).items()}
+    kind = str(headers.get("content-type", ""))
+    if "event-stream" in kind:
+        body = response_body(response)
+        if b"[DONE]" not in body and b"message_stop" not in body:
+            return "a stream cut short (it never sent its final event)"
+    return None
 
 
 def request_summary(request: VcrRequest) -> str:

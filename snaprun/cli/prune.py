@@ -30,6 +30,7 @@ class Collection:
 
 
 _DESELECTED: Final = re.compile(r"\b(\d+) deselected\b")
+_SKIPPED: Final = re.compile(r"^SKIPPED \[\d+\] ([^:\s]+)", re.MULTILINE)
 _NO_TESTS_COLLECTED: Final = 5
 """pytest's exit code when it found no test at all."""
 
@@ -39,12 +40,14 @@ def collect(project: Project, pytest_args: Sequence[str]) -> Collection:
     args, scope = _anchored(project, pytest_args)
     # Collecting runs no test, so syrupy finds every snapshot unused and fails the run (exit 1)
     # when it can relate the goldens to the tests (test files at the rootdir): warn instead.
+    # -rs lists modules skipped at import (`importorskip`): -q alone hides them.
     command = [
         sys.executable,
         "-m",
         "pytest",
         "--collect-only",
         "-q",
+        "-rs",
         "--snapshot-warn-unused",
         *args,
     ]
@@ -57,6 +60,12 @@ def collect(project: Project, pytest_args: Sequence[str]) -> Collection:
         raise CommandError(
             f"snaprun prune: test collection failed (pytest exit code {result.returncode}); "
             f"{_NOTHING_PRUNED}\n" + _tail(result.stdout + result.stderr)
+        )
+    skipped = _SKIPPED.findall(result.stdout)
+    if skipped:
+        raise CommandError(
+            f"snaprun prune: {skipped[0]} was skipped at collection; nothing is pruned, since "
+            "the goldens of its tests would look unused."
         )
     deselected = _DESELECTED.search(result.stdout)
     if deselected:

@@ -16,32 +16,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from snaprun.cassettes.secrets import CREDENTIAL_ENV_VARS
+from snaprun.cassettes import secrets
+from snaprun.cassettes.secrets import SHAPES, encoded_forms, looks_high_entropy
 
 MASK_CHARS: Final = 4
 """A finding shows at most this many characters of the secret, and at most a quarter of it."""
 
-# One pattern per shape of secret, most specific first: when two patterns match the same
-# characters (`authorization: Bearer sk-…`), only the first is reported, so one secret is
-# one finding. Group `secret` is the part that is masked.
+# The provider key shapes (secrets.SHAPES, most specific first: when two patterns match the
+# same characters, only the first is reported, so one secret is one finding), then a bearer
+# token. Group `secret` is the part that is masked.
 _SHAPES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("sk- key", re.compile(r"(?<![A-Za-z0-9_-])(?P<secret>sk-[A-Za-z0-9_-]{20,})")),
-    (
-        "JWT",
-        re.compile(r"(?P<secret>eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*)"),
-    ),
-    (
-        "AWS access key",
-        re.compile(r"(?<![A-Z0-9])(?P<secret>(?:AKIA|ASIA)[A-Z0-9]{16})(?![A-Z0-9])"),
-    ),
+    *SHAPES,
     ("Bearer token", re.compile(r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/=-]{8,})")),
+)
+# A query parameter named like a credential (`?apikey=`, `&code=`), and any field named like
+# one (`"deepgram_key": "…"`) whose value is a high-entropy token: an unknown shape of key.
+_QUERY: Final = re.compile(
+    r"(?i)[?&](?P<name>api_?key|key|code|token|jwt|access_token|sig|signature|password)="
+    r"(?P<secret>[^&\s'\"#]{8,})"
+)
+_NAMED_TOKEN: Final = re.compile(
+    r"""(?ix)(?P<name>[A-Za-z0-9_-]*(?:key|secret|token|passw|auth|credential)[A-Za-z0-9_-]*)
+    ["']?\s*[:=]\s*["']?(?P<secret>[A-Za-z0-9_+/=.-]{16,})"""
 )
 
 # A header (or query parameter, or JSON field) whose value is a credential, with the value on
 # the same line (`api-key: abc`, `"x-api-key": "abc"`) or on the next as a YAML list item
 # (`authorization:` then `- Bearer abc`, how vcrpy writes headers).
 _HEADER: Final = re.compile(
-    r"""(?ix)(?<![A-Za-z0-9_-])["']?(?P<name>x-api-key|api[-_]key|authorization)["']?
+    r"""(?ix)(?<![A-Za-z0-9_-])["']?(?P<name>x-api-key|x-goog-api-key|api[-_]?key|authorization
+    |access[-_]token|client[-_]secret|password)["']?
     \s*[:=]\s*(?P<value>.*)$"""
 )
 _LIST_ITEM: Final = re.compile(r"^\s*-\s+(?P<value>.*)$")
@@ -85,8 +89,9 @@ def mask(secret: str) -> str:
 
 
 def credential_env_names(extra: Sequence[str]) -> list[str]:
-    """The credential variables snaprun knows, then the ones named with `--env`."""
-    return list(dict.fromkeys([*CREDENTIAL_ENV_VARS, *extra]))
+    """The credential variables snaprun knows, the ones named with `--env`, then every set
+    variable named like a credential (`*_KEY`, `*_TOKEN`, …)."""
+    return secrets.credential_env_names(extra)
 
 
 def files_under(paths: Iterable[Path]) -> list[Path]:
@@ -133,14 +138,22 @@ def _line_secrets(
 ) -> Iterator[tuple[str, int, int]]:
     """(kind, start, end) of each secret on one line, the most specific kinds first."""
     for value, name in env_secrets.items():
-        start = line.find(value)
-        while start != -1:
-            yield f"value of ${name}", start, start + len(value)
-            start = line.find(value, start + len(value))
+        for form in sorted(encoded_forms(value), key=len, reverse=True):
+            start = line.find(form)
+            while start != -1:
+                yield f"value of ${name}", start, start + len(form)
+                start = line.find(form, start + len(form))
     for kind, pattern in _SHAPES:
         for match in pattern.finditer(line):
             if kind != "Bearer token" or _is_credential(match.group("secret")):
                 yield kind, match.start("secret"), match.end("secret")
+    for match in _QUERY.finditer(line):
+        if _is_credential(match.group("secret")):
+            yield f"{match.group('name').lower()} query parameter", *match.span("secret")
+    for match in _NAMED_TOKEN.finditer(line):
+        secret = match.group("secret")
+        if looks_high_entropy(secret, min_length=16) and _is_credential(secret):
+            yield f"high-entropy {match.group('name')}", *match.span("secret")
     header = _HEADER.search(line)
     if header is not None:
         yield from _header_value(header.group("name"), line, header.start("value"))

@@ -13,18 +13,22 @@ from syrupy.exceptions import SnapshotDoesNotExist
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from snaprun import yamlio
-from snaprun.files import write_atomically
 from snaprun.golden import diff, properties
-from snaprun.paths import shown
+from snaprun.paths import golden_name, shown
 from snaprun.shape import GoldenShapeError
 from snaprun.timeline import Timeline
 from snaprun.volatile import NO_VOLATILE, Volatile
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
-    from syrupy.data import SnapshotCollection
     from syrupy.location import PyTestLocation
-    from syrupy.types import PropertyFilter, PropertyMatcher, SerializableData, SerializedData
+    from syrupy.types import (
+        PropertyFilter,
+        PropertyMatcher,
+        SerializableData,
+        SerializedData,
+        SnapshotIndex,
+    )
 
 
 def timeline_of(data: Any) -> Timeline:
@@ -47,12 +51,17 @@ class GoldenExtension(SingleFileSnapshotExtension):
 
     file_extension = "yaml"
     _write_mode = WriteMode.TEXT
-    # Writes wait for the end of the session, so a test that fails after its assertion (or in
-    # teardown) can still keep its old golden: see `protect`.
-    write_immediately = False
+    # syrupy hands the golden over at the assertion, and it is only staged here: the plugin
+    # writes it together with the test's cassette once the test passed every phase
+    # (snaprun.integrity), so a test failing after its assertion, a kill or a Ctrl-C never
+    # leaves a golden and its cassette out of step.
+    write_immediately = True
     root: ClassVar[Path] = Path("__snapshots__")
     rootdir: ClassVar[Path] = Path(".")
+    staged: ClassVar[dict[str, str]] = {}
+    """Golden location → its text, waiting for the end of its test."""
     protected: ClassVar[set[str]] = set()
+    """Goldens of tests that did not pass: never written, hidden from syrupy's accounting."""
     # The test's `pytest_snaprun_normalize_golden` hooks, set on its instance by `normalize_by`.
     normalize: Callable[[dict[str, Any]], None] | None = None
     volatile: ClassVar[Volatile] = NO_VOLATILE
@@ -121,18 +130,40 @@ class GoldenExtension(SingleFileSnapshotExtension):
         return Path(snapshot_location).parent == Path(cls.dirname(test_location=test_location))
 
     @classmethod
-    def write_snapshot_collection(
+    def get_snapshot_name(cls, *, test_location: PyTestLocation, index: SnapshotIndex = 0) -> str:
+        # paths.golden_name is the one rule for goldens, cassettes and `snaprun prune`: it
+        # keeps a long id's name within 255 bytes (syrupy would cut it, and the atomic
+        # writer's temporary name would then be too long).
+        suffix = f"[{index}]" if isinstance(index, str) else f".{index}" if index else ""
+        return golden_name(test_location.nodeid) + suffix
+
+    @classmethod
+    def write_snapshot(
         cls,
         *,
-        snapshot_collection: SnapshotCollection,
+        snapshot_location: str,
+        snapshots: list[tuple[SerializedData, PyTestLocation, SnapshotIndex]],
         name_order: dict[str, int] | None = None,
     ) -> None:
-        location = snapshot_collection.location
-        if location in cls.protected:
-            _remove_empty_folders(Path(location).parent, cls.root)  # syrupy made them to write
-            return
-        data = next(iter(snapshot_collection)).data
-        write_atomically(Path(location), str(data))
+        # Overridden (syrupy calls it final) because syrupy would create the folder here, at
+        # the assertion; the folder is made with the write, where a failure names the file.
+        for data, _, _ in snapshots:
+            cls.staged[snapshot_location] = str(data)
+
+    def read_snapshot_data_from_location(
+        self, *, snapshot_location: str, snapshot_name: str, session_id: str
+    ) -> SerializableData | None:
+        # A golden that is not UTF-8 is corrupt; `check_golden` says so, and under
+        # --snapshot-update it is simply replaced. A file where its folder should be means
+        # there is no golden; writing it will say why it cannot be written.
+        try:
+            return super().read_snapshot_data_from_location(
+                snapshot_location=snapshot_location,
+                snapshot_name=snapshot_name,
+                session_id=session_id,
+            )
+        except (UnicodeDecodeError, NotADirectoryError):
+            return None
 
     def diff_lines(
         self, serialized_data: SerializedData, snapshot_data: SerializedData
@@ -143,15 +174,6 @@ class GoldenExtension(SingleFileSnapshotExtension):
             yield from report.splitlines()
             yield ""
         yield from super().diff_lines(serialized_data, snapshot_data)
-
-
-def _remove_empty_folders(folder: Path, root: Path) -> None:
-    while folder == root or root in folder.parents:
-        try:
-            folder.rmdir()  # only when empty
-        except OSError:
-            return
-        folder = folder.parent
 
 
 def event_report(golden_text: str, actual_text: str) -> str:
@@ -256,6 +278,7 @@ def golden_extension(
     attrs = {
         "root": rootdir / snapshot_dir,
         "rootdir": rootdir,
+        "staged": {},
         "protected": set(),
         "volatile": volatile,
     }
@@ -269,6 +292,15 @@ def golden_locations(golden: SnapshotAssertion) -> list[str]:
         golden.extension.get_location(test_location=test_location, index=index)
         for index in range(count)
     ]
+
+
+def take_staged(golden: SnapshotAssertion) -> list[tuple[Path, str]]:
+    """This test's goldens waiting to be written, taken out of the stage."""
+    extension = type(golden.extension)
+    if not issubclass(extension, GoldenExtension):
+        return []
+    taken = [(loc, extension.staged.pop(loc, None)) for loc in golden_locations(golden)]
+    return [(Path(loc), text) for loc, text in taken if text is not None]
 
 
 def protect(golden: SnapshotAssertion) -> None:
@@ -298,13 +330,7 @@ def check_golden(golden: SnapshotAssertion) -> None:
     path = Path(golden_locations(golden)[0])
     if not path.exists():
         return
-    problem = None
-    try:
-        Timeline.from_data(yamlio.load(path.read_text(encoding="utf-8")))
-    except (yamlio.YamlError, UnicodeDecodeError) as error:
-        problem = f"it is not valid YAML: {error}"
-    except GoldenShapeError as error:
-        problem = f"it is not a snaprun golden: {error}"
+    problem = golden_problem(path.read_bytes())
     if problem is not None:
         raise CorruptGolden(
             f"snaprun: the golden {shown(path)} is corrupt ({problem}). Regenerate it with:"
@@ -312,5 +338,45 @@ def check_golden(golden: SnapshotAssertion) -> None:
         )
 
 
+def golden_problem(content: bytes) -> str | None:
+    """Why these bytes are not a golden snaprun wrote, or None when they are one."""
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"it is not valid YAML: not UTF-8 text ({error.reason})"
+    try:
+        data = yamlio.load(text)
+    except yamlio.YamlError as error:
+        return f"it is not valid YAML: {error}"
+    try:
+        Timeline.from_data(data)
+    except GoldenShapeError as error:
+        return f"it is not a snaprun golden: {error}"
+    if not _is_whole_golden(data):
+        return "it is not a snaprun golden: an event has no content (the file was cut short)"
+    if not text.endswith("\n"):
+        return "it is truncated: snaprun ends every golden with a newline"
+    return None
+
+
 class CorruptGolden(Exception):
     """A golden that cannot be read: truncated, not YAML, or not a transcript."""
+
+
+def _is_whole_golden(data: object) -> bool:
+    """A golden (already of the right shape) with every run whole: what a file cut short at a
+    line boundary is not."""
+    sessions = data.get("sessions", [data]) if isinstance(data, dict) else []
+    return all(isinstance(s, dict) and all(map(_is_run, s.get("runs", []))) for s in sessions)
+
+
+def _is_run(run: object) -> bool:
+    # A golden cut at a line boundary is still YAML; what it lost shows as an empty value
+    # (`- message:` with nothing under it) or a run without its kind or events.
+    if not isinstance(run, dict) or not isinstance(run.get("kind"), str):
+        return False
+    events = run.get("events", [])
+    return isinstance(events, list) and all(
+        isinstance(event, dict) and event and not (len(event) == 1 and None in event.values())
+        for event in events
+    )
