@@ -12,6 +12,7 @@ import vcr.serialize
 
 from snaprun import yamlio
 from snaprun.cassettes import CassetteCorrupt, CassetteSerializer, open_cassette
+from snaprun.cassettes.http_bodies import JSON_STYLES
 from snaprun.cassettes.websocket_form import Frame, SocketRecording
 
 TEST_ID = "tests/test_x.py::test_y"
@@ -153,8 +154,7 @@ DAMAGES = {
     ),
     "json style unknown": (
         _set(*SOCKET, "json_style", value="tabs"),
-        "websockets[0].json_style should be one of compact, compact-ascii, spaced, "
-        "spaced-ascii, indent2, indent2-ascii, not 'tabs'",
+        f"websockets[0].json_style should be one of {', '.join(JSON_STYLES)}, not 'tabs'",
     ),
     "websockets not a list": (
         _set("websockets", value={"url": URL}),
