@@ -32,6 +32,8 @@ def websockets_refused(
     refuse: Callable[[str], None], url_form: Callable[[str], str]
 ) -> Iterator[None]:
     """``websockets.asyncio.client.connect`` refuses to connect until exit (when installed)."""
+    # Looked up at every cassette, not cached: a module reloaded (pytester unloads what a run
+    # imported) has a new class, and it is the one the next run's clients bind.
     try:
         from websockets.asyncio.client import connect
     except ImportError:  # not installed, or older than 13.0 (no asyncio client)
