@@ -3,13 +3,18 @@ transport, against a scripted server speaking the Responses WebSocket protocol o
 
 from __future__ import annotations
 
+import inspect
+from importlib.metadata import version
+
 import pytest
+from livekit.plugins import openai
 
 from tests.conftest import Project, free_port
 
 # The throwaway project's conftest: the LLM on its WebSocket, a scripted server only while
 # recording, and a guard that fails any replay that tries to open a connection.
 WEBSOCKET_CONFTEST = """
+import contextlib
 import socket
 
 import pytest
@@ -49,8 +54,11 @@ async def llm(record_mode):
     server = (ScriptedRealtimeServer if REALTIME else ScriptedResponsesServer)(REPLIES, port=PORT)
     if record_mode != "none":
         server.start()
+    # openai.responses.LLM() takes its aiohttp session from livekit's http context, which only
+    # a worker sets up; the realtime model opens a session of its own without one.
+    opened = contextlib.nullcontext() if REALTIME else utils.http_context.open()
     try:
-        async with utils.http_context.open():
+        async with opened:
             if REALTIME:
                 model = openai.realtime.RealtimeModel(
                     modalities=["text"], base_url=f"http://127.0.0.1:{{PORT}}/v1",
@@ -94,7 +102,7 @@ class Cashier(Agent):
 
 async def test_shop(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
-        await session.start(Shop(), capture_run=True)
+        await session.start(Shop())
         await session.run(user_input="Which flavours?")
     assert transcript == golden
 """
@@ -155,13 +163,24 @@ def replay_three_times(project: Project, monkeypatch: pytest.MonkeyPatch) -> tup
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     for _ in range(3):
         replayed = project.run("-s")
-        replayed.assert_outcomes(passed=1)
+        # First, so that a replay that reached for the network fails as exactly that.
         replayed.stdout.fnmatch_lines(["*connections attempted: 0*"])
+        replayed.assert_outcomes(passed=1)
         assert project.golden("test_shop").read_bytes() == golden
         assert project.cassette("test_shop").read_text() == cassette
     return cassette, golden
 
 
+# livekit-plugins-openai 1.3's Responses LLM streams over HTTP with the openai SDK (no
+# use_websocket); its realtime model already speaks over aiohttp's ws_connect.
+responses_over_websocket = pytest.mark.skipif(
+    "use_websocket" not in inspect.signature(openai.responses.LLM).parameters,
+    reason=f"livekit-plugins-openai {version('livekit-plugins-openai')}: openai.responses.LLM "
+    "has no WebSocket transport (no use_websocket; it streams over HTTP)",
+)
+
+
+@responses_over_websocket
 def test_responses_websocket_records_and_replays_exactly(
     pytester: pytest.Pytester, project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -227,8 +246,13 @@ def test_realtime_text_session_records_and_replays_like_an_http_model(
     assert "connections attempted: 0" in changed.stdout.str()
 
 
-BARE_HANDSHAKE = """
+UNRECORDABLE_SOCKETS = """
+import socket
+
 import aiohttp
+# Bound at import, before any cassette opens, as google-genai binds it.
+from websockets.asyncio.client import connect as ws_connect
+
 from snaprun.testing.scripted_responses import ScriptedResponsesServer
 
 
@@ -242,13 +266,31 @@ async def test_raw_upgrade(cassette):
         async with aiohttp.ClientSession() as session:
             async with session.get(server.base_url + "/responses", headers=headers) as response:
                 assert response.status == 101
+
+
+async def test_websockets_package(cassette):
+    # A client of the websockets package that retries, as livekit's Google realtime model does.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.setblocking(False)
+        url = f"ws://127.0.0.1:{listener.getsockname()[1]}/ws/live?key=AIza-live-secret"
+        for attempt in range(3):
+            try:
+                async with ws_connect(url, open_timeout=2):
+                    pass
+            except Exception as exc:
+                print(f"attempt {attempt + 1}: {type(exc).__name__}")
+        try:
+            listener.accept()
+            print("a connection reached the server")
+        except BlockingIOError:
+            print("no connection reached the server")
 """
 
 
 def test_a_websocket_snaprun_cannot_record_is_refused(project: Project) -> None:
-    project.write_test(BARE_HANDSHAKE)
-    result = project.record()
-    result.assert_outcomes(passed=1, errors=1)
+    project.write_test(UNRECORDABLE_SOCKETS)
+    result = project.record("-s")
+    result.assert_outcomes(passed=2, errors=2)
     result.stdout.fnmatch_lines(
         [
             "*snaprun: refusing to write cassette */cassettes/test_agent/test_raw_upgrade.yaml: "
@@ -258,3 +300,22 @@ def test_a_websocket_snaprun_cannot_record_is_refused(project: Project) -> None:
         ]
     )
     assert not project.cassette("test_raw_upgrade").exists()
+
+    # The websockets package is refused before it connects, once however often it retries,
+    # and the test fails naming the socket (without its key) and what to do instead.
+    output = result.stdout.str()
+    assert "attempt 3: RefusedWebSocket" in output
+    assert "no connection reached the server" in output
+    result.stdout.fnmatch_lines(
+        [
+            "_* ERROR at teardown of test_websockets_package _*",
+            "snaprun: refused the WebSocket "
+            "ws://127.0.0.1:*/ws/live: it was opened with the websockets package (as "
+            "google-genai's Live API does), which snaprun cannot record or replay, so no "
+            "connection was made. snaprun records WebSockets opened with aiohttp's "
+            "ClientSession.ws_connect only: give the test an LLM that speaks HTTP or uses "
+            "ws_connect (e.g. openai.realtime.RealtimeModel), then record again.",
+        ]
+    )
+    assert "more unmatched" not in output and "AIza-live-secret" not in output
+    assert not project.cassette("test_websockets_package").exists()

@@ -25,7 +25,7 @@ saying where and why.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -82,6 +82,20 @@ def checked_mapping(value: object, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise FormatError(f"{where} should be a mapping, not {_kind(value)}")
     return value
+
+
+def checked_fields(
+    value: object, where: str, required: Collection[str], optional: Collection[str] = ()
+) -> dict[str, Any]:
+    """A mapping with these keys only (``required`` ones all there)."""
+    fields = checked_mapping(value, where)
+    missing = [key for key in required if key not in fields]
+    if missing:
+        raise FormatError(f"{where} lacks {', '.join(missing)}")
+    unknown = [str(key) for key in fields if key not in required and key not in optional]
+    if unknown:
+        raise FormatError(f"{where} has unexpected key(s) {', '.join(unknown)}")
+    return fields
 
 
 def one_body_form(fields: Mapping[str, Any], forms: Sequence[str], where: str) -> str | None:

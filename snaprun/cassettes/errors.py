@@ -105,3 +105,8 @@ class UnrecordedWebSocket(CassetteError):
         )
         self.path = path
         self.url = url
+
+
+class RefusedWebSocket(CassetteError):
+    """While a cassette was open, a WebSocket was opened through a client snaprun neither
+    records nor replays (the ``websockets`` package); no connection was made."""

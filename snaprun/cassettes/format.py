@@ -28,7 +28,7 @@ of a request) is written again in a plainer form (text, then base64).
 from __future__ import annotations
 
 import http
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from vcr.request import Request  # type: ignore[import-untyped]
@@ -43,6 +43,7 @@ from snaprun.cassettes.body_forms import (
     FormatError,
     bytes_form,
     checked,
+    checked_fields,
     checked_mapping,
     decode_bytes_form,
     decode_response_body,
@@ -154,19 +155,6 @@ def _standard_reason(code: int) -> str:
 # ---- reading -----------------------------------------------------------------------------
 
 
-def _fields(
-    value: object, where: str, required: Collection[str], optional: Collection[str] = ()
-) -> dict[str, Any]:
-    fields = checked_mapping(value, where)
-    missing = [key for key in required if key not in fields]
-    if missing:
-        raise FormatError(f"{where} lacks {', '.join(missing)}")
-    unknown = [str(key) for key in fields if key not in required and key not in optional]
-    if unknown:
-        raise FormatError(f"{where} has unexpected key(s) {', '.join(unknown)}")
-    return fields
-
-
 def _decode_headers(value: object, where: str) -> dict[str, list[str]]:
     headers = checked_mapping(value, where)
     out: dict[str, list[str]] = {}
@@ -182,7 +170,7 @@ def _decode_request(
     """vcrpy's request dict, the body's JSON data (for the next request's delta) and how many
     of its messages are the previous request's."""
     optional = ("headers", "messages_from_previous", *BODY_FORMS)
-    fields = _fields(value, where, ("method", "uri"), optional)
+    fields = checked_fields(value, where, ("method", "uri"), optional)
     request = {
         "method": checked(fields["method"], str, f"{where}.method").upper(),
         "uri": checked(fields["uri"], str, f"{where}.uri"),
@@ -224,7 +212,7 @@ def _with_previous_messages(
 
 def _decode_response(value: object, where: str) -> dict[str, Any]:
     optional = ("reason", "headers", "vcr_extra", *RESPONSE_BODY_KEYS)
-    fields = _fields(value, where, ("status",), optional)
+    fields = checked_fields(value, where, ("status",), optional)
     code: int = checked(fields["status"], int, f"{where}.status")
     reason = fields.get("reason", _standard_reason(code))
     if reason is not None:
@@ -242,7 +230,7 @@ def _decode_response(value: object, where: str) -> dict[str, Any]:
 def _decode_document(document: object) -> tuple[dict[str, Any], list[bytes | None]]:
     """vcrpy's cassette dict ({"interactions": [{"request", "response"}]}) from file data,
     and each request's ``body_key`` where its body is JSON."""
-    root = _fields(document, "the cassette", ("version", "interactions"), _ROOT_OPTIONAL)
+    root = checked_fields(document, "the cassette", ("version", "interactions"), _ROOT_OPTIONAL)
     if root["version"] not in READ_VERSIONS:
         raise FormatError(
             f"format version {root['version']!r} is not one this snaprun reads "
@@ -255,7 +243,7 @@ def _decode_document(document: object) -> tuple[dict[str, Any], list[bytes | Non
     texts: list[str] = []  # canonical_json of the previous request's messages
     for index, item in enumerate(items):
         where = f"interactions[{index}]"
-        fields = _fields(item, where, ("request", "response"))
+        fields = checked_fields(item, where, ("request", "response"))
         request, data, shared = _decode_request(fields["request"], f"{where}.request", previous)
         response = _decode_response(fields["response"], f"{where}.response")
         previous = messages_of(data)
@@ -281,7 +269,10 @@ _ROOT_OPTIONAL: Final = ("metadata", "websockets")
 
 def _read_websockets(root: Mapping[str, Any]) -> list[SocketRecording]:
     if root["version"] < WEBSOCKET_FORMAT_VERSION:
-        raise FormatError(f"websockets need format version {WEBSOCKET_FORMAT_VERSION}")
+        raise FormatError(
+            f"websockets: a cassette of format version {root['version']} holds no WebSockets "
+            f"(they came with version {WEBSOCKET_FORMAT_VERSION})"
+        )
     items = checked(root["websockets"], list, "websockets")
     return [read_recording(item, f"websockets[{index}]") for index, item in enumerate(items)]
 

@@ -35,6 +35,7 @@ import aiohttp
 from snaprun import yamlio
 from snaprun.cassettes.http_bodies import NOT_JSON, Json, render_json
 from snaprun.cassettes.replay import MAX_DIFF_LINES
+from snaprun.cassettes.websocket_clients import websockets_refused
 from snaprun.cassettes.websocket_form import Frame, SocketRecording
 
 # livekit's utils.shortuuid: a prefix ending in "_", then 12 hex digits.
@@ -407,7 +408,8 @@ class WebSocketTape:
     def patched(
         self, replaying: Callable[[], bool], url_form: Callable[[str], str]
     ) -> Iterator[None]:
-        """aiohttp's ``ClientSession.ws_connect`` goes through this tape until exit."""
+        """aiohttp's ``ClientSession.ws_connect`` goes through this tape until exit, and the
+        WebSocket clients snaprun cannot record are refused (:mod:`.websocket_clients`)."""
         original = aiohttp.ClientSession.ws_connect
         tape = self
 
@@ -422,7 +424,8 @@ class WebSocketTape:
 
         aiohttp.ClientSession.ws_connect = ws_connect  # type: ignore[method-assign,assignment]
         try:
-            yield
+            with websockets_refused(self._refuse, url_form):
+                yield
         finally:
             aiohttp.ClientSession.ws_connect = original  # type: ignore[method-assign]
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from snaprun.cassettes.body_forms import FormatError, checked, checked_mapping
+from snaprun.cassettes.body_forms import FormatError, checked, checked_fields, checked_mapping
 from snaprun.cassettes.http_bodies import JSON_STYLES, NOT_JSON, Json, render_json
 
 Side = Literal["client", "server"]
@@ -144,24 +144,21 @@ _FRAME_KEYS: Final = {
 
 def read_recording(value: object, where: str) -> SocketRecording:
     """A recording from file data; FormatError says where the data is wrong."""
-    fields = checked_mapping(value, where)
-    unknown = sorted(set(fields) - {"url", "json_style", "messages", "closed"})
-    if unknown or "url" not in fields:
-        raise FormatError(
-            f"{where} needs url and messages, and has {', '.join(unknown) or 'no url'}"
-        )
+    fields = checked_fields(value, where, ("url", "messages"), ("json_style", "closed"))
     style = fields.get("json_style", "compact")
     if style not in JSON_STYLES:
-        raise FormatError(f"{where}.json_style should be one of {', '.join(JSON_STYLES)}")
+        raise FormatError(
+            f"{where}.json_style should be one of {', '.join(JSON_STYLES)}, not {style!r}"
+        )
     recording = SocketRecording(url=checked(fields["url"], str, f"{where}.url"))
     history: list[Json] = []
-    for index, entry in enumerate(checked(fields.get("messages", []), list, f"{where}.messages")):
+    for index, entry in enumerate(checked(fields["messages"], list, f"{where}.messages")):
         frame, history = _read_frame(entry, style, history, f"{where}.messages[{index}]")
         recording.frames.append(frame)
     if "closed" in fields:
-        closed = checked_mapping(fields["closed"], f"{where}.closed")
-        if closed.get("by") not in SIDES:
-            raise FormatError(f"{where}.closed.by should be client or server")
+        closed = checked_fields(fields["closed"], f"{where}.closed", ("by",), ("code",))
+        if closed["by"] not in SIDES:
+            raise FormatError(f"{where}.closed.by should be client or server, not {closed['by']!r}")
         recording.closed_by = closed["by"]
         code = closed.get("code")
         recording.close_code = None if code is None else checked(code, int, f"{where}.closed.code")
@@ -172,14 +169,19 @@ def _read_frame(
     value: object, style: str, history: list[Json], where: str
 ) -> tuple[Frame, list[Json]]:
     entry = checked_mapping(value, where)
+    stray = [str(key) for key in entry if key not in _FRAME_KEYS and key != _DELTA_KEY]
+    if stray:
+        raise FormatError(f"{where} has unexpected key(s) {', '.join(stray)}")
     keys = [key for key in entry if key in _FRAME_KEYS]
-    stray = sorted(set(entry) - set(_FRAME_KEYS) - {_DELTA_KEY})
-    if len(keys) != 1 or stray:
-        raise FormatError(f"{where} should hold one of {', '.join(_FRAME_KEYS)}")
+    if len(keys) != 1:
+        raise FormatError(
+            f"{where} should hold exactly one of {', '.join(_FRAME_KEYS)}, "
+            f"not {', '.join(keys) or 'none'}"
+        )
     side, suffix = _FRAME_KEYS[keys[0]]
     content = entry[keys[0]]
-    if _DELTA_KEY in entry and keys[0] != "client":
-        raise FormatError(f"{where}.{_DELTA_KEY} needs a client JSON message")
+    if _DELTA_KEY in entry and not (keys[0] == "client" and isinstance(content, dict)):
+        raise FormatError(f"{where}.{_DELTA_KEY} needs a client message that is a mapping")
     if suffix == "_binary":
         try:
             payload = base64.b64decode(checked(content, str, f"{where}.{keys[0]}"), validate=True)
