@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_readme import LIVEKIT
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = yaml.safe_load((ROOT / "examples/ci/snaprun.yml").read_text())
@@ -45,7 +46,10 @@ def pull_request(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
     tmp_path = tmp_path_factory.mktemp("workflow")
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "pyproject.toml").write_text(block("toml", "[tool.pytest.ini_options]"))
+    settings = block("toml", "[tool.pytest.ini_options]")
+    if LIVEKIT < (1, 7):  # the README's "livekit-agents versions": the seed's lost reply
+        settings += 'snaprun_runresult_check = "off"\n'
+    (repo / "pyproject.toml").write_text(settings)
     conftest = block("python", "from snaprun.testing import Reply, ScriptedServer, ToolCall")
     (repo / "conftest.py").write_text(conftest)
     (repo / "my_agents.py").write_text((ROOT / "examples/seed_agents.py").read_text())
