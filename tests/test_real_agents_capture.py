@@ -45,7 +45,10 @@ REPLIES = [
     )),
     # After the tool: the e-mail exchange is merged in after its output.
     Reply(match=lambda body: "booked for" in str(body["messages"]), text="Your table is booked."),
-    Reply(match="ada@example.com", tool_calls=(ToolCall("record_email", {"email": "ada@example.com"}),)),
+    Reply(
+        match="ada@example.com",
+        tool_calls=(ToolCall("record_email", {"email": "ada@example.com"}),),
+    ),
 ]
 
 
