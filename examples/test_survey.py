@@ -1,6 +1,7 @@
 """A guest survey: a TaskGroup of three AgentTasks, each greeting on enter, judged at the end."""
 
 from dataclasses import dataclass
+from importlib.metadata import version
 
 import pytest
 from livekit.agents import Agent, AgentSession, AgentTask
@@ -9,6 +10,8 @@ from livekit.agents.llm import function_tool
 from pydantic import BaseModel
 
 from snaprun.testing import Reply, ToolCall
+
+LIVEKIT = tuple(int(part) for part in version("livekit-agents").split(".")[:2])
 
 REPLIES = [
     Reply(match="Ask the guest for their name", text="Welcome! What is your name?"),
@@ -95,6 +98,11 @@ class SurveyAgent(Agent):
 # SurveyAgent, which awaited the group, takes over again and thanks the guest: the cross-check
 # names the two events it lacks, and the golden has them.
 @pytest.mark.snaprun_runresult_check("warn")
+@pytest.mark.skipif(
+    LIVEKIT < (1, 5),
+    reason="livekit-agents 1.3.12 alone fails this survey (the TaskGroup ends, 'trying to generate "
+    "reply without an LLM model'); upstream reworked AgentTasks awaited in on_enter in 1.5.3",
+)
 async def test_survey(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(SurveyAgent())
