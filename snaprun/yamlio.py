@@ -156,13 +156,20 @@ def _represent_str(dumper: Any, text: str) -> ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=_scalar_style(text))
 
 
+# Multi-line text longer than this that a literal block cannot carry is written line by line.
+_ONE_LINE_LIMIT: Final = 80
+
+
 def _split_at_line_breaks(text: str) -> bool:
     """Whether a double-quoted ``text`` is written one line per line (see ``_LineDumper``).
 
     Multi-line text that a literal block cannot carry (trailing spaces) would otherwise be
-    one double-quoted line, kilobytes long for a prompt, that a diff cannot show.
+    one double-quoted line, kilobytes long for a prompt, that a diff cannot show; a short one
+    reads best as it is.
     """
-    return "\n" in text and not _literal_ok(text) and bool(_RAW_TEXT.fullmatch(text))
+    if len(text) <= _ONE_LINE_LIMIT or "\n" not in text:
+        return False
+    return not _literal_ok(text) and bool(_RAW_TEXT.fullmatch(text))
 
 
 def _make_dumper(base: type[Any]) -> type[Any]:

@@ -372,7 +372,9 @@ TEST_BODY = """
 from livekit.agents import ChatContext
 
 REPLIES = [Reply(match="Hi", text="Hello!"), Reply(match="Again", text="Hello again!")]
-INSTRUCTIONS = "You are terse.  \\nYou never apologise. \\nThat is all."
+INSTRUCTIONS = (
+    "You are terse.  \\nYou never apologise, whatever the guest says. \\nThat is all you are."
+)
 
 
 async def test_body_changes(transcript, golden, llm):
@@ -397,7 +399,9 @@ def test_changes_the_test_body_makes_get_their_own_run_and_long_text_keeps_its_l
     assert [run["kind"] for run in load(golden)["runs"]] == ["start", "run", "test_body", "run"]
     text = golden.read_text(encoding="utf-8")
     assert (
-        '    text: "You are terse.  \\n\\\n      You never apologise. \\n\\\n      That is all."\n'
+        '    text: "You are terse.  \\n\\\n'
+        "      You never apologise, whatever the guest says. \\n\\\n"
+        '      That is all you are."\n'
     ) in text
     project.run().assert_outcomes(passed=1)
 
@@ -418,7 +422,17 @@ def test_an_event_livekit_files_under_another_run_is_one_line_naming_both() -> N
 
 
 def test_multi_line_text_with_trailing_spaces_is_written_one_line_per_line() -> None:
-    data = {"text": 'Be brief.  \n "quoted" \\ \n\nend '}
+    data = {
+        "text": "Be brief, and answer only what the guest asked of you, nothing more.  \n"
+        ' "quoted" \\ \n\nend '
+    }
     text = yamlio.dump(data)
-    assert text == 'text: "Be brief.  \\n\\\n  \\ \\"quoted\\" \\\\ \\n\\\n  \\n\\\n  end "\n'
+    assert text == (
+        'text: "Be brief, and answer only what the guest asked of you, nothing more.  \\n\\\n'
+        '  \\ \\"quoted\\" \\\\ \\n\\\n'
+        "  \\n\\\n"
+        '  end "\n'
+    )
+    short = {"text": "a\nb "}  # a short one reads best on its one line
+    assert yamlio.dump(short) == 'text: "a\\nb "\n'
     assert yamlio.load(text) == data

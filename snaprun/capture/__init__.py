@@ -6,6 +6,8 @@ duration of the call. asyncio copies the context into every task created inside 
 whatever livekit does on behalf of that call (on_enter, speech tasks, tool executions, the
 handoff they trigger and the next agent's on_enter) sees the same run, however late it happens
 and however fast or slow the LLM answers. Within a run, events are kept in emission order.
+The one exception is an awaited `AgentTask` (see `tasks`): what its caller does after it
+completes belongs to the run in which it completed, as in livekit's RunResult.
 
 livekit-agents differences handled here:
 - handoffs: 1.8 emits `AgentHandoff` items through `conversation_item_added`, 1.3 does not; both
@@ -68,7 +70,7 @@ class Capture:
         self.labels = CallLabels()
         self.sessions: list[SessionRecorder] = []
         self.awaits = TaskAwaits()
-        self._test_task: asyncio.Task[Any] | None = None
+        self._test_tasks: set[asyncio.Task[Any]] = set()
 
     def recorder(self, session: AgentSession[Any]) -> SessionRecorder:
         for recorder in self.sessions:
@@ -83,14 +85,14 @@ class Capture:
         return None if activity is None else self.recorder(accessors.session_of_activity(activity))
 
     def note_test_task(self) -> None:
-        """The test body calls start/run from this task: its changes between runs are its own."""
+        """start/run called outside any run: from the test body (or its fixtures' task)."""
         task = asyncio.current_task()
-        if self._test_task is None and _current_run.get() is None:
-            self._test_task = task
+        if task is not None and _current_run.get() is None:
+            self._test_tasks.add(task)
 
     def in_test_body(self) -> bool:
-        task = asyncio.current_task() if _has_running_loop() else None
-        return task is not None and task is self._test_task
+        """Whether the code running now is the test's own, between its calls."""
+        return _has_running_loop() and asyncio.current_task() in self._test_tasks
 
     def record_judgement(self, judged: ChatMessageAssert, judgement: Judgement) -> None:
         """A judge call goes with the run whose RunResult holds the judged message."""
