@@ -271,15 +271,17 @@ class TaskCompleted:
     error: str | None = None
 
     def fields(self) -> Data:
-        if self.error is not None:
-            return {"task": self.task, "error": self.error}
-        return {"task": self.task, "result": self.result}
+        if self.error is None:
+            return {"task": self.task, "result": self.result}
+        return {"task": self.task, "result": self.result, "error": self.error}
 
     @classmethod
     def from_fields(cls, fields: Fields) -> Self:
-        error = fields.optional_text("error")
-        result = None if error is not None else fields.value("result", None)
-        return cls(task=fields.text("task"), result=result, error=error)
+        return cls(
+            task=fields.text("task"),
+            result=fields.value("result", None),
+            error=fields.optional_text("error"),
+        )
 
 
 @dataclass(frozen=True)
