@@ -236,7 +236,7 @@ def test_what_follows_an_agent_task_is_filed_under_the_run_it_completed_in(
     if LIVEKIT >= (1, 5):
         assert runs_of(load(tasks_project.golden("test_survey"))) == [
             [
-                "agent_handoff None → SurveyAgent",
+                "agent_handoff (none) → SurveyAgent",
                 "task_started TaskGroup",
                 "agent_handoff SurveyAgent → TaskGroup",
                 "task_started NameTask",
