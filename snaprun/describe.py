@@ -179,12 +179,34 @@ def _describe_chat_ctx_updated(fields: Mapping[str, object]) -> str:
     return f"{_word(fields.get('agent'))} +{added} -{removed}"
 
 
+def _describe_task_started(fields: Mapping[str, object]) -> str:
+    return _word(fields.get("task"))
+
+
+def _describe_task_completed(fields: Mapping[str, object]) -> str:
+    if "error" in fields:
+        return f"{_word(fields.get('task'))} (error {_quote(fields.get('error'))})"
+    return f"{_word(fields.get('task'))} {_quote(fields.get('result'))}"
+
+
+def _describe_judgement(fields: Mapping[str, object]) -> str:
+    return f"{_word(fields.get('verdict'))} {_quote(fields.get('intent', ''))}"
+
+
+def _describe_llm_error(fields: Mapping[str, object]) -> str:
+    return f"{_word(fields.get('error'))} {_quote(fields.get('message', ''))}"
+
+
 _DESCRIBERS: dict[str, Callable[[Mapping[str, object]], str]] = {
     "message": _describe_message,
     "function_call": _describe_function_call,
     "function_call_output": _describe_function_call_output,
     "agent_handoff": _describe_agent_handoff,
     "chat_ctx_updated": _describe_chat_ctx_updated,
+    "task_started": _describe_task_started,
+    "task_completed": _describe_task_completed,
+    "judgement": _describe_judgement,
+    "llm_error": _describe_llm_error,
 }
 
 

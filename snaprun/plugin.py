@@ -30,6 +30,8 @@ OPTIONS_KEY = pytest.StashKey["Options"]()
 TALLY_KEY = pytest.StashKey["WriteTally"]()
 COMPLETENESS_KEY = pytest.StashKey["Completeness"]()
 CASSETTE_MARKER = "snaprun_cassette"
+EXPECT_LLM_ERROR_MARKER = "snaprun_expect_llm_error"
+RUNRESULT_CHECK_MARKER = "snaprun_runresult_check"
 # `snaprun_runresult_check`'s values; capture.crosscheck.RunResultCheck, without importing livekit.
 _RUN_RESULT_CHECKS: tuple[RunResultCheck, ...] = ("fail", "warn", "off")
 
@@ -77,12 +79,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def _run_result_check(config: pytest.Config) -> RunResultCheck:
-    mode = _options(config).run_result_check  # checked at start-up
+def _run_result_check(config: pytest.Config, item: pytest.Item | None = None) -> RunResultCheck:
+    # A marker on the test (a livekit bug it knowingly lives with) overrides the ini key.
+    marker = item.get_closest_marker(RUNRESULT_CHECK_MARKER) if item is not None else None
+    if marker is not None and marker.args:
+        mode, where = (
+            marker.args[0],
+            f"marker {RUNRESULT_CHECK_MARKER} of {item.nodeid}" if item else "",
+        )
+    else:
+        mode, where = _options(config).run_result_check, "ini key snaprun_runresult_check"
     for check in _RUN_RESULT_CHECKS:
         if mode == check:
             return check
-    raise AssertionError(mode)
+    raise pytest.UsageError(f"snaprun: {where} must be fail, warn or off, got {mode!r}")
 
 
 def _volatile(config: pytest.Config) -> Volatile:
@@ -166,8 +176,9 @@ def transcript(request: pytest.FixtureRequest, cassette: CassetteUse) -> Iterato
 
     capture = Capture(
         settle_timeout=_settle_timeout(request.config),
-        run_result_check=_run_result_check(request.config),
+        run_result_check=_run_result_check(request.config, request.node),
         refused_requests=cassette.unmatched_requests,
+        expect_llm_error=request.node.get_closest_marker(EXPECT_LLM_ERROR_MARKER) is not None,
     )
     with _installed(capture):
         yield capture
@@ -390,6 +401,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
     config.addinivalue_line(
         "markers", f"{CASSETTE_MARKER}: replay or record this test's cassette, no transcript"
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{EXPECT_LLM_ERROR_MARKER}: this test expects a failed LLM request (an llm_error event)",
+    )
+    config.addinivalue_line(
+        "markers",
+        f"{RUNRESULT_CHECK_MARKER}(mode): fail, warn or off for this test, instead of the ini key",
     )
     # A bad ini value fails at start-up, not in the first test that uses it.
     _volatile(config)

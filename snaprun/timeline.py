@@ -25,11 +25,14 @@ from typing import Any, ClassVar, Final, Literal, Self, cast, get_args
 
 from snaprun.shape import Fields, checked, one_kind, read, read_partial
 
-RunKind = Literal["start", "run", "say", "generate_reply", "background"]
+RunKind = Literal["start", "run", "say", "generate_reply", "test_body", "background"]
 # How a speech that added nothing to the chat ended.
 SpeechOutcome = Literal["interrupted", "failed", "no_message"]
 SPEECH_OUTCOMES: Final[tuple[SpeechOutcome, ...]] = get_args(SpeechOutcome)
 RUN_KINDS: Final[tuple[RunKind, ...]] = get_args(RunKind)
+# A judge call's verdict.
+Verdict = Literal["pass", "fail"]
+VERDICTS: Final[tuple[Verdict, ...]] = get_args(Verdict)
 Data = dict[str, Any]
 
 
@@ -243,6 +246,86 @@ class SpeechWithoutMessage:
         return cls(source=fields.text("source"), outcome=fields.choice("outcome", SPEECH_OUTCOMES))
 
 
+@dataclass(frozen=True)
+class TaskStarted:
+    """An AgentTask was awaited: its agent takes over until it completes."""
+
+    kind: ClassVar[str] = "task_started"
+    task: str
+
+    def fields(self) -> Data:
+        return {"task": self.task}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(task=fields.text("task"))
+
+
+@dataclass(frozen=True)
+class TaskCompleted:
+    """An AgentTask completed, with its result as plain data, or with the error it failed with."""
+
+    kind: ClassVar[str] = "task_completed"
+    task: str
+    result: Any = None
+    error: str | None = None
+
+    def fields(self) -> Data:
+        if self.error is None:
+            return {"task": self.task, "result": self.result}
+        return {"task": self.task, "result": self.result, "error": self.error}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            task=fields.text("task"),
+            result=fields.value("result", None),
+            error=fields.optional_text("error"),
+        )
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A `judge(llm, intent=...)` call: whether the judged message fulfils the intent, and why."""
+
+    kind: ClassVar[str] = "judgement"
+    intent: str
+    verdict: Verdict
+    reason: str | None = None
+
+    def fields(self) -> Data:
+        return _drop_empty({"intent": self.intent, "verdict": self.verdict, "reason": self.reason})
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            intent=fields.text("intent"),
+            verdict=fields.choice("verdict", VERDICTS),
+            reason=fields.optional_text("reason"),
+        )
+
+
+@dataclass(frozen=True)
+class LlmError:
+    """An LLM request that failed: the HTTP status when there was a response, else the exception."""
+
+    kind: ClassVar[str] = "llm_error"
+    agent: str | None
+    error: str  # "HTTP 400", or the exception type when no response came
+    message: str
+
+    def fields(self) -> Data:
+        return {"agent": self.agent, "error": self.error, "message": self.message}
+
+    @classmethod
+    def from_fields(cls, fields: Fields) -> Self:
+        return cls(
+            agent=fields.optional_text("agent"),
+            error=fields.text("error"),
+            message=fields.text("message"),
+        )
+
+
 Event = (
     AgentHandoff
     | Message
@@ -252,6 +335,10 @@ Event = (
     | InstructionsUpdated
     | ToolsUpdated
     | SpeechWithoutMessage
+    | TaskStarted
+    | TaskCompleted
+    | Judgement
+    | LlmError
 )
 """Every event kind snaprun records. A new kind: a class like those above, added here."""
 

@@ -156,6 +156,22 @@ def _represent_str(dumper: Any, text: str) -> ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=_scalar_style(text))
 
 
+# Multi-line text longer than this that a literal block cannot carry is written line by line.
+_ONE_LINE_LIMIT: Final = 80
+
+
+def _split_at_line_breaks(text: str) -> bool:
+    """Whether a double-quoted ``text`` is written one line per line (see ``_LineDumper``).
+
+    Multi-line text that a literal block cannot carry (trailing spaces) would otherwise be
+    one double-quoted line, kilobytes long for a prompt, that a diff cannot show; a short one
+    reads best as it is.
+    """
+    if len(text) <= _ONE_LINE_LIMIT or "\n" not in text:
+        return False
+    return not _literal_ok(text) and bool(_RAW_TEXT.fullmatch(text))
+
+
 def _make_dumper(base: type[Any]) -> type[Any]:
     class Dumper(base):  # type: ignore[misc]  # PyYAML is untyped
         def ignore_aliases(self, data: object) -> bool:
@@ -173,7 +189,35 @@ def _make_dumper(base: type[Any]) -> type[Any]:
     return Dumper
 
 
-_PY_DUMPER: Final = _make_dumper(yaml.SafeDumper)
+class _LineDumper(_make_dumper(yaml.SafeDumper)):  # type: ignore[misc]  # PyYAML is untyped
+    """The pure-Python dumper, writing each line of a double-quoted multi-line text on its own.
+
+    Each line ends in the escape ``\\n`` and an escaped line break ``\\``, so its trailing
+    spaces are content, not the end of a physical line; a leading space of the next line is
+    written ``\\ `` because a continuation line's indentation is not part of the value.
+    """
+
+    def write_double_quoted(self, text: str, split: bool = True) -> None:
+        if not _split_at_line_breaks(text):
+            super().write_double_quoted(text, split)
+            return
+        self.write_indicator('"', True)
+        lines = text.split("\n")
+        for number, line in enumerate(lines):
+            body = line.replace("\\", "\\\\").replace('"', '\\"')
+            if number > 0 and body.startswith(" "):
+                body = "\\" + body
+            if number < len(lines) - 1:
+                body += "\\n\\"
+            self.stream.write(body)
+            self.column += len(body)
+            if number < len(lines) - 1:
+                self.write_indent()
+                self.whitespace = self.indention = False
+        self.write_indicator('"', False)
+
+
+_PY_DUMPER: Final = _LineDumper
 _C_DUMPER: Final = _make_dumper(_CDumperBase) if _CDumperBase is not None else None
 
 
@@ -208,7 +252,7 @@ _SCALAR_TYPES: Final = (int, float, bool, type(None))
 def _check_text(text: str, path: list[str]) -> bool:
     """Validate a str; return whether libyaml may emit it."""
     if _C_SAFE_TEXT.fullmatch(text):
-        return True
+        return not _split_at_line_breaks(text)  # only the pure dumper writes those by line
     if _SURROGATE.search(text):
         # Cannot be encoded as UTF-8, so it could never be written to a file.
         raise ValueError(f"lone surrogate in string at {_where(path)}")

@@ -449,6 +449,8 @@ def test_handoff_with_a_message(project: Project) -> None:
 REPLIES = [
     Reply(match="I want billing", tool_calls=(ToolCall("to_billing"),)),
     Reply(match="Billing here", text="Billing here, how can I help?"),
+    # The front desk's reply to the tool's output (a request snaprun now fails on if unscripted).
+    Reply(match="Transferring you to billing.", text="One moment."),
 ]
 
 
@@ -599,6 +601,8 @@ async def test_notes(transcript, golden, llm):
 def test_a_failed_reply_is_an_explicit_event(project: Project) -> None:
     project.write_test(
         """
+import pytest
+
 REPLIES = []  # the scripted LLM answers 400 to everything: the reply fails
 
 
@@ -607,6 +611,7 @@ class Greeter(Agent):
         super().__init__(instructions="You are a greeter.")
 
 
+@pytest.mark.snaprun_expect_llm_error
 async def test_fails(transcript, golden, llm):
     async with AgentSession(llm=llm) as session:
         await session.start(Greeter())
@@ -616,5 +621,8 @@ async def test_fails(transcript, golden, llm):
     )
     project.record().assert_outcomes(passed=1)
     runs = load(project.golden("test_fails"))["runs"]
-    (event,) = runs[1]["events"]
+    # Each failed request is an event of its own (1.3.12 sends it more than once), then the
+    # speech it left without a message.
+    *errors, event = runs[1]["events"]
+    assert errors and all(error["llm_error"]["error"] == "HTTP 400" for error in errors)
     assert event["speech_without_message"]["source"] == "generate_reply"

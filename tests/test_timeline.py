@@ -120,10 +120,10 @@ def test_a_test_that_starts_no_session_reads_as_no_session() -> None:
 
 
 def test_an_event_of_an_unknown_kind_is_kept_whole() -> None:
-    data = {"runs": [{"kind": "start", "events": [{"task_started": {"task": "Ask", "n": 1}}]}]}
+    data = {"runs": [{"kind": "start", "events": [{"task_paused": {"task": "Ask", "n": 1}}]}]}
     timeline = Timeline.from_data(data)
     assert timeline.sessions[0].runs[0].events == (
-        RawEvent("task_started", {"task": "Ask", "n": 1}),
+        RawEvent("task_paused", {"task": "Ask", "n": 1}),
     )
     assert timeline.to_data() == data
 
@@ -190,7 +190,10 @@ def edited_data(golden: dict[str, Any], path: str, value: Any) -> dict[str, Any]
         (edited("runs.0", "start"), "runs[1]: expected a mapping, got a string"),
         (
             edited("runs.0.kind", "talk"),
-            ("runs[1].kind: 'talk' is not one of start, run, say, generate_reply, background"),
+            (
+                "runs[1].kind: 'talk' is not one of start, run, say, generate_reply, test_body, "
+                "background"
+            ),
         ),
         (edited("runs.0.kind", ...), "runs[1]: missing 'kind'"),
         (edited("runs.0.input", 3), "runs[1].input: expected a string, got a number"),

@@ -6,6 +6,8 @@ duration of the call. asyncio copies the context into every task created inside 
 whatever livekit does on behalf of that call (on_enter, speech tasks, tool executions, the
 handoff they trigger and the next agent's on_enter) sees the same run, however late it happens
 and however fast or slow the LLM answers. Within a run, events are kept in emission order.
+The one exception is an awaited `AgentTask` (see `tasks`): what its caller does after it
+completes belongs to the run in which it completed, as in livekit's RunResult.
 
 livekit-agents differences handled here:
 - handoffs: 1.8 emits `AgentHandoff` items through `conversation_item_added`, 1.3 does not; both
@@ -29,14 +31,15 @@ from contextlib import contextmanager
 from typing import Any
 
 from livekit.agents import Agent, AgentSession
-from livekit.agents.voice.speech_handle import SpeechHandle
+from livekit.agents.voice.run_result import ChatMessageAssert
 
 from snaprun.capture import accessors
 from snaprun.capture.crosscheck import RunResultCheck
 from snaprun.capture.normalize import CallLabels
 from snaprun.capture.patches import _patches
-from snaprun.capture.recorder import RunRecorder, SessionRecorder
-from snaprun.timeline import Timeline
+from snaprun.capture.recorder import RunRecorder, SessionRecorder, _current_run, agent_name
+from snaprun.capture.tasks import TaskAwaits
+from snaprun.timeline import Judgement, Timeline
 
 
 class CaptureTimeout(AssertionError):
@@ -55,6 +58,7 @@ class Capture:
         settle_timeout: float = 30.0,
         run_result_check: RunResultCheck = "fail",
         refused_requests: Callable[[], list[str]] = list,
+        expect_llm_error: bool = False,
     ) -> None:
         self.settle_timeout = settle_timeout
         self.run_result_check = run_result_check
@@ -62,8 +66,11 @@ class Capture:
         # so a transcript with refusals is not compared at all. The cassette use reports them.
         self.refused_requests = refused_requests
         self._checked: tuple[int, ...] | None = None
+        self.expect_llm_error = expect_llm_error
         self.labels = CallLabels()
         self.sessions: list[SessionRecorder] = []
+        self.awaits = TaskAwaits()
+        self._test_tasks: set[asyncio.Task[Any]] = set()
 
     def recorder(self, session: AgentSession[Any]) -> SessionRecorder:
         for recorder in self.sessions:
@@ -76,6 +83,27 @@ class Capture:
     def recorder_of_agent(self, agent: Agent) -> SessionRecorder | None:
         activity = accessors.activity_of_agent(agent)
         return None if activity is None else self.recorder(accessors.session_of_activity(activity))
+
+    def note_test_task(self) -> None:
+        """start/run called outside any run: from the test body (or its fixtures' task)."""
+        task = asyncio.current_task()
+        if task is not None and _current_run.get() is None:
+            self._test_tasks.add(task)
+
+    def in_test_body(self) -> bool:
+        """Whether the code running now is the test's own, between its calls."""
+        return _has_running_loop() and asyncio.current_task() in self._test_tasks
+
+    def record_judgement(self, judged: ChatMessageAssert, judgement: Judgement) -> None:
+        """A judge call goes with the run whose RunResult holds the judged message."""
+        events = accessors.events_judged(judged)
+        for recorder in self.sessions:
+            for run in recorder.runs:
+                if run.result is not None and getattr(run.result, "events", None) is events:
+                    run.events.append(judgement)
+                    return
+        if self.sessions and self.sessions[-1].runs:
+            self.sessions[-1].runs[-1].events.append(judgement)
 
     def __eq__(self, other: object) -> bool:
         # `assert transcript == golden` comes here first: fail with the capture's own problems
@@ -99,6 +127,8 @@ class Capture:
                 "is incomplete and was not compared with its golden."
             )
         problems = [p for r in self.sessions for p in r.problems + r.missing_from_timeline()]
+        if not self.expect_llm_error:
+            problems += [p for r in self.sessions for p in r.llm_errors()]
         mismatches = []
         if self.run_result_check != "off":
             mismatches = [p for r in self.sessions for p in r.run_result_problems()]
@@ -146,31 +176,57 @@ class Capture:
         except asyncio.TimeoutError:
             raise CaptureTimeout(_start_timeout_message(self, kwargs)) from None
 
-    async def settle(self, recorder: SessionRecorder, run: RunRecorder) -> None:
-        """Wait until the agent's on_enter and every speech of `run` are done."""
+    async def settle(self, recorder: SessionRecorder, run: RunRecorder, call: str) -> None:
+        """Wait until on_enter's work and every speech of `run` are done or wait for the user.
+
+        An on_enter that awaits an AgentTask hands over to the task's agent: from then on the
+        work to wait for is that agent's on_enter, not the awaiting one, which waits for the
+        user. So each time something finishes or an activity changes, look again.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.settle_timeout
-        while True:
-            pending: list[SpeechHandle | asyncio.Task[Any]] = [
-                h for h in run.handles if not h.done()
-            ]
-            activity = accessors.activity_of(recorder.session)
-            on_enter = accessors.on_enter_task(activity)
-            if on_enter is not None and not on_enter.done():
-                pending.append(on_enter)
-            update = accessors.handoff_task(recorder.session)
-            if update is not None and not update.done():
-                pending.append(update)
-            if not pending:
-                return
+        while pending := self._unsettled(recorder, run):
             remaining = deadline - loop.time()
             if remaining <= 0:
+                waiting = "; ".join(name for name, _ in pending)
                 raise CaptureTimeout(
-                    f"snaprun: the agent's on_enter or its speech did not finish within "
-                    f"{self.settle_timeout:g} s of session.start(); raise `snaprun_settle_timeout` "
-                    "in your pytest ini if the agent really needs longer."
+                    f"snaprun: {call} has not settled after {self.settle_timeout:g} s: "
+                    f"still waiting for {waiting}. Raise `snaprun_settle_timeout` in your pytest "
+                    "ini if the agent really needs longer."
                 )
-            await asyncio.wait([asyncio.ensure_future(p) for p in pending], timeout=remaining)
+            changed = recorder.changed()
+            futures = [asyncio.ensure_future(work) for _, work in pending]
+            await asyncio.wait(
+                [*futures, changed], timeout=remaining, return_when=asyncio.FIRST_COMPLETED
+            )
+            changed.cancel()
+
+    def _unsettled(self, recorder: SessionRecorder, run: RunRecorder) -> list[tuple[str, Any]]:
+        """What the start run still waits for, each with a name for the timeout message."""
+        started = recorder.started_agents
+        blocked = self.awaits.blocked(started)  # waiting for the user to finish an AgentTask
+        pending: list[tuple[str, Any]] = [
+            (f"a {recorder.source_of(h)} speech", h) for h in run.handles if not h.done()
+        ]
+        activity = accessors.activity_of(recorder.session)
+        on_enter = accessors.on_enter_task(activity)
+        if activity is not None and on_enter is not None and not on_enter.done():
+            pending.append((f"{agent_name(activity.agent)}.on_enter", on_enter))
+        pending += self.awaits.on_enter_tasks()
+        update = accessors.handoff_task(recorder.session)
+        if update is not None and not update.done():
+            pending.append(("the handoff to the next agent", update))
+        pending += self.awaits.pending(started)
+        unique = {id(work): (name, work) for name, work in pending if id(work) not in blocked}
+        return list(unique.values())
+
+
+def _has_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 async def _bounded(awaitable: Awaitable[Any], capture: Capture) -> Any:

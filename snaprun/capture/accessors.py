@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 from livekit.agents import Agent, AgentSession, __version__
 from livekit.agents.voice import agent_activity
 from livekit.agents.voice.agent_activity import AgentActivity
+from livekit.agents.voice.run_result import ChatMessageAssert, RunAssert
 from livekit.agents.voice.speech_handle import SpeechHandle
 
 if TYPE_CHECKING:
@@ -68,6 +69,15 @@ ITEM_CALLBACK: Final = Internal(
 SPEECH_OF_CONTEXT: Final = Internal(
     agent_activity, "_SpeechHandleContextVar", "tell which speech added an item"
 )
+ACTIVITY_OF_CONTEXT: Final = Internal(
+    agent_activity, "_AgentActivityContextVar", "find the session an AgentTask is awaited in"
+)
+JUDGED_ASSERT: Final = Internal(
+    ChatMessageAssert, "_parent", "file a judge call under the run it judged", True
+)
+ASSERTED_EVENTS: Final = Internal(
+    RunAssert, "_events_list", "file a judge call under the run it judged", True
+)
 
 INTERNALS: Final = (
     ACTIVITY,
@@ -78,6 +88,9 @@ INTERNALS: Final = (
     AGENT_ACTIVITY,
     ITEM_CALLBACK,
     SPEECH_OF_CONTEXT,
+    ACTIVITY_OF_CONTEXT,
+    JUDGED_ASSERT,
+    ASSERTED_EVENTS,
 )
 
 _MISSING: Final = object()
@@ -162,3 +175,15 @@ def speech_in_context() -> SpeechHandle | None:
     """The speech whose task is running now, if any."""
     var: contextvars.ContextVar[SpeechHandle] = read(agent_activity, SPEECH_OF_CONTEXT)
     return var.get(None)
+
+
+def activity_in_context() -> AgentActivity | None:
+    """The activity whose task is running now (where an AgentTask is being awaited), if any."""
+    var: contextvars.ContextVar[AgentActivity] = read(agent_activity, ACTIVITY_OF_CONTEXT)
+    return var.get(None)
+
+
+def events_judged(judged: ChatMessageAssert) -> list[Any]:
+    """The `RunResult.events` list (the same object) whose message a judge call judges."""
+    events: list[Any] = read(read(judged, JUDGED_ASSERT), ASSERTED_EVENTS)
+    return events

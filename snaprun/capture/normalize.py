@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import Any, TypeVar
 
@@ -84,3 +85,28 @@ def _in_steps(block: list[Item]) -> list[Item]:
             step = step_of_call.get(getattr(output, "call_id", ""))
             (steps[step] if step is not None else orphans).append(output)
     return [item for step_items in steps.values() for item in step_items] + orphans
+
+
+def as_data(value: Any) -> Any:
+    """An AgentTask's result as plain data a golden can hold: dataclasses and pydantic models
+    become mappings of their fields, sets sorted lists, anything else its address-free repr."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: as_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if callable(getattr(value, "model_dump", None)):  # a pydantic model
+        return as_data(value.model_dump(mode="json"))
+    if isinstance(value, Mapping):
+        return {str(key): as_data(item) for key, item in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((as_data(item) for item in value), key=repr)
+    if isinstance(value, list | tuple):
+        return [as_data(item) for item in value]
+    if isinstance(value, BaseException):
+        return error_text(value)
+    return without_addresses(repr(value))
+
+
+def error_text(error: BaseException) -> str:
+    """`ToolError: no therapist is free`: what a golden says of an exception."""
+    return without_addresses(f"{type(error).__name__}: {error}")

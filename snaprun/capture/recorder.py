@@ -10,6 +10,7 @@ recorded is separate from where livekit is intercepted.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,13 +27,15 @@ from livekit.agents.voice.run_result import AgentHandoffEvent, RunEvent, RunResu
 from livekit.agents.voice.speech_handle import SpeechHandle
 
 from snaprun.capture import accessors
-from snaprun.capture.crosscheck import compare_run
+from snaprun.capture.crosscheck import RunPair, compare_runs
 from snaprun.capture.normalize import (
+    error_text,
     parse_arguments,
     text_of,
     tool_steps_in_order,
     without_addresses,
 )
+from snaprun.capture.tasks import FollowedRun
 from snaprun.describe import describe_event, run_label
 from snaprun.timeline import (
     AgentHandoff,
@@ -41,21 +44,29 @@ from snaprun.timeline import (
     Event,
     FunctionCall,
     FunctionCallOutput,
+    LlmError,
     Message,
     Run,
     RunKind,
     SessionTimeline,
     SpeechOutcome,
     SpeechWithoutMessage,
+    event_to_data,
 )
 
 if TYPE_CHECKING:
     from snaprun.capture import Capture
 
-_current_run: contextvars.ContextVar[RunRecorder | None] = contextvars.ContextVar(
+_current_run: contextvars.ContextVar[RunRecorder | FollowedRun | None] = contextvars.ContextVar(
     "snaprun_current_run", default=None
 )
 _HIDDEN_ITEM_TYPES = frozenset({"agent_config_update"})
+
+
+def active_run() -> RunRecorder | None:
+    """The run the current context belongs to; an awaited AgentTask's caller follows the task."""
+    run = _current_run.get()
+    return run.run if isinstance(run, FollowedRun) else run
 
 
 def agent_name(agent: Any) -> str | None:
@@ -93,10 +104,14 @@ class SessionRecorder:
         self._after_tools: set[str] = set()  # speech handles whose tool outputs came back
         self._handles_with_items: set[str] = set()  # speeches that added to the chat
         self._pending_outputs: dict[str, llm.FunctionCallOutput] = {}
+        self._moved: dict[str, RunRecorder] = {}  # speech handle id -> run it now belongs to
+        self._changed: list[asyncio.Future[None]] = []  # settle's wake-ups
+        self.started_agents: set[int] = set()  # ids of agents whose activity start returned
         session.on("speech_created", self._on_speech_created)
         session.on("conversation_item_added", self._on_conversation_item)
         session.on("function_tools_executed", self._on_tools_executed)
         session.on("close", self._on_close)
+        session.on("error", self._on_error)
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -105,17 +120,43 @@ class SessionRecorder:
         self.runs.append(run)
         return run
 
-    def current_run(self) -> RunRecorder:
-        run = _current_run.get()
+    def current_run(self, handle: Any = None) -> RunRecorder:
+        if handle is None:
+            handle = accessors.speech_in_context()
+        if handle is not None and handle.id in self._moved:
+            return self._moved[handle.id]
+        run = active_run()
         if run is not None and run.session is self:
             return run
-        # Work no test call caused (livekit's own background tasks) gets a run of its own.
-        if not self.runs or self.runs[-1].kind != "background":
-            self.open_run("background")
+        # Changes the test body makes between its calls, and work no test call caused
+        # (livekit's own background tasks), each get a run of their own.
+        kind: RunKind = "test_body" if self.capture.in_test_body() else "background"
+        if not self.runs or self.runs[-1].kind != kind:
+            self.open_run(kind)
         return self.runs[-1]
 
-    def record(self, event: Event) -> None:
-        self.current_run().events.append(event)
+    def move_handle(self, handle: Any, run: RunRecorder) -> None:
+        """What `handle` emits from now on belongs to `run` (its AgentTask completed there)."""
+        self._moved[handle.id] = run
+
+    def run_of_handle(self, handle: Any) -> RunRecorder | None:
+        moved = self._moved.get(handle.id)
+        return moved or next((run for run in self.runs if handle in run.handles), None)
+
+    def changed(self) -> asyncio.Future[None]:
+        """Resolved the next time an activity starts or an AgentTask is awaited or completes."""
+        future = asyncio.get_running_loop().create_future()
+        self._changed.append(future)
+        return future
+
+    def notify_change(self) -> None:
+        for future in self._changed:
+            if not future.done():
+                future.set_result(None)
+        self._changed.clear()
+
+    def record(self, event: Event, handle: Any = None) -> None:
+        self.current_run(handle).events.append(event)
 
     # -- livekit events --------------------------------------------------------------------
 
@@ -153,16 +194,32 @@ class SessionRecorder:
                     text=without_addresses(text_of(item.content)),
                     source=None if item.role == "user" else self._source_of(handle),
                     interrupted=bool(getattr(item, "interrupted", False)),
-                )
+                ),
+                handle,
             )
         elif item.type == "function_call":
             self.record(
-                FunctionCall(item.name, labels(item.call_id), parse_arguments(item.arguments))
+                FunctionCall(item.name, labels(item.call_id), parse_arguments(item.arguments)),
+                handle,
             )
         elif item.type == "function_call_output":
             # Parallel tools finish in whatever order they finish; outputs are written in call
             # order when livekit reports the batch, so the golden does not depend on timing.
             self._pending_outputs[item.call_id] = item
+
+    def source_of(self, handle: SpeechHandle) -> str:
+        return self._sources.get(handle.id, "unknown")
+
+    def llm_errors(self) -> list[str]:
+        """One line per failed LLM request, for a test that does not say it expects one."""
+        return [
+            f"an LLM request failed in {run_label(number, run.freeze().to_data())}: "
+            f"{describe_event(event_to_data(event))}; if the test expects this, mark it "
+            "@pytest.mark.snaprun_expect_llm_error"
+            for number, run in enumerate(self.runs, start=1)
+            for event in run.events
+            if isinstance(event, LlmError)
+        ]
 
     def _source_of(self, handle: SpeechHandle | None) -> str | None:
         if handle is None:
@@ -204,11 +261,26 @@ class SessionRecorder:
         event = SpeechWithoutMessage(
             source=self._sources.get(handle.id, "unknown"), outcome=outcome
         )
-        run = next((run for run in self.runs if handle in run.handles), None)
-        (run or self.current_run()).events.append(event)
+        (self.run_of_handle(handle) or self.current_run()).events.append(event)
 
     def _on_close(self, _ev: CloseEvent) -> None:
         self.snapshot_chat_ctx()
+
+    def _on_error(self, ev: Any) -> None:
+        error = getattr(ev, "error", None)
+        if error is None or getattr(error, "type", None) != "llm_error":
+            return
+        exception = error.error
+        status = getattr(exception, "status_code", None)
+        responded = isinstance(status, int) and status > 0
+        kind = f"HTTP {status}" if responded else type(exception).__name__
+        message = without_addresses(str(getattr(exception, "message", None) or exception))
+        self.record(LlmError(agent=self.agent, error=kind, message=message))
+
+    def on_enter_done(self, name: str, task: asyncio.Task[Any]) -> None:
+        # livekit logs an exception raised in on_enter and carries on: the test would pass.
+        if not task.cancelled() and (error := task.exception()) is not None:
+            self.problems.append(f"{name} raised {error_text(error)}")
 
     # -- wrapped methods -------------------------------------------------------------------
 
@@ -262,14 +334,14 @@ class SessionRecorder:
         ]
 
     def run_result_problems(self) -> list[str]:
-        problems = []
+        compared = []
         for number, run in enumerate(self.runs, start=1):
-            if run.result is None or not hasattr(run.result, "events"):
-                continue
             frozen = run.freeze().to_data()
-            returned = [e for e in map(self.run_result_event, run.result.events) if e]
-            problems += compare_run(run_label(number, frozen), frozen["events"], returned)
-        return problems
+            returned = None
+            if run.result is not None and hasattr(run.result, "events"):
+                returned = [e for e in map(self.run_result_event, run.result.events) if e]
+            compared.append(RunPair(run_label(number, frozen), frozen["events"], returned))
+        return compare_runs(compared)
 
     def run_result_event(self, event: RunEvent) -> dict[str, Any] | None:
         item = event.item
