@@ -84,6 +84,17 @@ def checked_mapping(value: object, where: str) -> dict[str, Any]:
     return value
 
 
+def shared_prefix(previous: Sequence[object], current: Sequence[object]) -> int:
+    """How many leading items two lists share: a request's messages (or a socket message's
+    input) are stored as the items after those it shares with the previous one."""
+    count = 0
+    for old, new in zip(previous, current, strict=False):
+        if old != new:
+            break
+        count += 1
+    return count
+
+
 def checked_fields(
     value: object, where: str, required: Collection[str], optional: Collection[str] = ()
 ) -> dict[str, Any]:

@@ -50,6 +50,7 @@ from snaprun.cassettes.body_forms import (
     json_bytes,
     one_body_form,
     response_body_form,
+    shared_prefix,
 )
 from snaprun.cassettes.http_bodies import (
     NOT_JSON,
@@ -95,15 +96,6 @@ def _content_type(headers: Mapping[str, Any]) -> str:
     return ""
 
 
-def _shared_prefix(previous: Sequence[str], current: Sequence[str]) -> int:
-    count = 0
-    for old, new in zip(previous, current, strict=False):
-        if old != new:
-            break
-        count += 1
-    return count
-
-
 def _encode_request(
     request: Mapping[str, Any], previous: Sequence[str], level: int
 ) -> tuple[dict[str, Any], list[str]]:
@@ -119,7 +111,7 @@ def _encode_request(
     if body is None:
         return out, canonical
     if level == PRETTY and data is not NOT_JSON:
-        shared = _shared_prefix(previous, canonical)
+        shared = shared_prefix(previous, canonical)
         if shared:  # only a body with messages shares any
             data = {**data, "messages": data["messages"][shared:]}
             out["messages_from_previous"] = shared

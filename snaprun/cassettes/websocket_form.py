@@ -24,11 +24,17 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from snaprun.cassettes.body_forms import FormatError, checked, checked_fields, checked_mapping
+from snaprun.cassettes.body_forms import (
+    FormatError,
+    checked,
+    checked_fields,
+    checked_mapping,
+    shared_prefix,
+)
 from snaprun.cassettes.http_bodies import JSON_STYLES, NOT_JSON, Json, render_json
 
 Side = Literal["client", "server"]
@@ -89,15 +95,6 @@ def _server_style(recording: SocketRecording) -> str:
     return max(JSON_STYLES, key=fits)
 
 
-def _shared_prefix(previous: Sequence[Json], current: Sequence[Json]) -> int:
-    count = 0
-    for old, new in zip(previous, current, strict=False):
-        if old != new:
-            break
-        count += 1
-    return count
-
-
 def recording_form(recording: SocketRecording) -> dict[str, Any]:
     """The recording as file data (see the module notes)."""
     style = _server_style(recording)
@@ -129,7 +126,7 @@ def _frame_form(frame: Frame, style: str, history: list[Json]) -> tuple[dict[str
     items = data.get(_HISTORY_KEY)
     if not isinstance(items, list):
         return {"client": data}, history
-    shared = _shared_prefix(history, items)
+    shared = shared_prefix(history, items)
     if not shared:
         return {"client": data}, items
     return {"client": {**data, _HISTORY_KEY: items[shared:]}, _DELTA_KEY: shared}, items
