@@ -175,10 +175,19 @@ async def test_base64_in_the_prompt(transcript, golden, llm):
     assert transcript == golden
 
 
+class Teller(Agent):
+    def __init__(self):
+        super().__init__(instructions="You tell.")
+
+    async def on_enter(self):
+        self.session.say(os.environ["MY_APP_TOKEN"])
+
+
 async def test_said_by_the_agent(transcript, golden, llm):
+    # Said from on_enter: on livekit-agents 1.3.12 a `say` from the test body after start
+    # never finished here (noted for the next session).
     async with AgentSession(llm=llm) as session:
-        await session.start(Greeter())
-        await session.say(os.environ["MY_APP_TOKEN"])
+        await session.start(Teller())
     assert transcript == golden
 """
     )
