@@ -376,6 +376,14 @@ def pytest_terminal_summary(
 
         for line in kept_report(config.stash[EXTENSION_KEY]):
             terminalreporter.write_line(line)
+    # What was really written (syrupy counts what was asserted); xdist workers' counts included.
+    counts = written_counts(config) if TALLY_KEY in config.stash else {}
+    if any(counts.values()):
+        goldens, cassettes = counts["goldens"], counts["cassettes"]
+        terminalreporter.write_line(
+            f"snaprun: wrote {goldens} golden{'' if goldens == 1 else 's'} and "
+            f"{cassettes} cassette{'' if cassettes == 1 else 's'}."
+        )
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -56,7 +56,9 @@ def test_nothing_is_lost_by_an_interrupt_a_skipped_module_or_a_late_failure(
 ) -> None:
     greeting_module(project, "test_agent", ["one", "two"])
     greeting_module(project, "test_other", ["three"])
-    project.record().assert_outcomes(passed=3)
+    recorded = project.record()
+    recorded.assert_outcomes(passed=3)
+    recorded.stdout.fnmatch_lines(["snaprun: wrote 3 goldens and 3 cassettes."])
     files = {
         path: path.read_bytes()
         for test, module in (("one", "test_agent"), ("two", "test_agent"), ("three", "test_other"))
