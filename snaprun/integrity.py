@@ -37,11 +37,6 @@ class WriteTally:
         return {"goldens": self.goldens, "cassettes": self.cassettes}
 
 
-def written_counts(tally: WriteTally) -> dict[str, int]:
-    """`{"goldens": n, "cassettes": m}`: what the summary should say was written."""
-    return tally.counts()
-
-
 class TestFilesRefused(Exception):
     """A passed test's files could not be written; nothing of that test was."""
 

@@ -399,9 +399,7 @@ def pytest_testnodedown(node: object, error: object) -> None:
 
 def written_counts(config: pytest.Config) -> dict[str, int]:
     """The goldens and cassettes written this session, for the summary (xdist included)."""
-    from snaprun.integrity import written_counts as counts
-
-    return counts(config.stash[TALLY_KEY])
+    return config.stash[TALLY_KEY].counts()
 
 
 def pytest_configure(config: pytest.Config) -> None:
